@@ -1,0 +1,1 @@
+"""Audit: the append-only access log, its Merkle tree, signed checkpoints, proofs, verification."""

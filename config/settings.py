@@ -1,0 +1,138 @@
+"""Load and validate the service's settings.
+
+Order (later wins), as in Flask's tutorial: built-in defaults, the instance file
+``<instance>/dossier.toml``, ``DOSSIER_*`` environment variables, then the overrides a caller
+passes (tests). The result is validated once; a bad setting stops start-up with one line naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DOSSIER_"
+INSTANCE_FILE = "dossier.toml"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, with its default."""
+
+    INSTANCE_PATH: str = "instance"
+    # Empty means SQLite in the instance folder.
+    DATABASE_URL: str = ""
+    DATABASE_POOL_SIZE: int = 5
+    # Token issuer and audience (RFC 9068): the issuer names this deployment.
+    TOKEN_ISSUER: str = "urn:dossier:local"
+    TOKEN_AUDIENCE: str = "dossier-api"
+    TOKEN_TTL: int = 3600
+    TOKEN_LEEWAY: int = 30
+    # Verified tokens are remembered until they expire so that the signature is not checked on
+    # every request (DESIGN.md section 10: Ed25519 verification is a real share of a request).
+    TOKEN_CACHE_SIZE: int = 10_000
+    DATA_KEY_CACHE_SIZE: int = 4096
+    KEY_PROVIDER: str = "local"
+    # How often (seconds) a worker looks for a keyring file rewritten by `dossier keys rotate`.
+    KEYRING_RELOAD_INTERVAL: float = 2.0
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "json"
+    PROBLEM_TYPE_BASE: str = "https://dossier.example/problems/"
+    SERVE_HOST: str = "127.0.0.1"
+    SERVE_PORT: int = 8000
+    SERVE_WORKERS: int = 2
+    TESTING: bool = False
+
+    @property
+    def instance_path(self) -> Path:
+        return Path(self.INSTANCE_PATH)
+
+    @property
+    def database_url(self) -> str:
+        if self.DATABASE_URL:
+            return self.DATABASE_URL
+        return f"sqlite:///{(self.instance_path / 'dossier.sqlite3').resolve()}"
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "KEY_PROVIDER": ("local",),
+    "LOG_LEVEL": ("DEBUG", "INFO", "WARNING", "ERROR"),
+    "LOG_FORMAT": ("json", "text"),
+}
+_MINIMUM: dict[str, float] = {
+    "DATABASE_POOL_SIZE": 1,
+    "TOKEN_TTL": 60,
+    "TOKEN_LEEWAY": 0,
+    "TOKEN_CACHE_SIZE": 0,
+    "DATA_KEY_CACHE_SIZE": 0,
+    "KEYRING_RELOAD_INTERVAL": 0,
+    "SERVE_PORT": 1,
+    "SERVE_WORKERS": 1,
+}
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from every source, in order, and validate them."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, tuple[Any, str]] = {}
+    instance = (overrides or {}).get("INSTANCE_PATH") or environ.get(ENV_PREFIX + "INSTANCE_PATH") or "instance"
+    raw["INSTANCE_PATH"] = (str(instance), "INSTANCE_PATH")
+    instance_file = Path(instance) / INSTANCE_FILE
+    if instance_file.is_file():
+        try:
+            with instance_file.open("rb") as fh:
+                for key, value in tomllib.load(fh).items():
+                    raw[key.upper()] = (value, f"{instance_file}: {key}")
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{instance_file}: not valid TOML ({exc})") from None
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "INSTANCE_PATH":
+            raw[name[len(ENV_PREFIX):]] = (value, name)
+    for key, value in (overrides or {}).items():
+        raw[key] = (value, key)
+    return _validated(raw)
+
+
+def _validated(raw: Mapping[str, tuple[Any, str]]) -> Settings:
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, (value, origin) in raw.items():
+        if key not in known:
+            # Unknown DOSSIER_* variables are most often typos: refuse rather than ignore.
+            raise ConfigError(f"{origin}: unknown setting {key}")
+        default = known[key].default
+        values[key] = _coerce(key, value, type(default), origin)
+        if key in _CHOICES and values[key] not in _CHOICES[key]:
+            raise ConfigError(f"{origin}: must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+        if key in _MINIMUM and values[key] < _MINIMUM[key]:
+            raise ConfigError(f"{origin}: must be at least {_MINIMUM[key]:g}, got {value!r}")
+    settings = Settings(**values)
+    url = settings.database_url
+    if not (url.startswith("sqlite") or url.startswith("postgresql")):
+        raise ConfigError(f"DATABASE_URL: only sqlite and postgresql URLs are supported, got {url.split(':', 1)[0]}")
+    return settings
+
+
+def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
+    if isinstance(value, str) and kind is not str:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{origin}: expected true or false, got {value!r}")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{origin}: expected a whole number, got {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}")
+    return value

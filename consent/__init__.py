@@ -1,0 +1,1 @@
+"""Consent: the purpose catalogue, consent records and their state machine, receipts."""

@@ -1,0 +1,68 @@
+"""The application factory: the one place that composes the service."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.logging import configure_logging
+from config.settings import ConfigError, load_settings
+from core.db import schema_is_current
+from core.dossier.views import api as dossier_api
+from core.http.api import ApiBlueprint
+from core.http.openapi import build_spec
+from core.http.problems import register_error_handlers
+from core.http.requestlog import register_request_log
+from core.http.system import api as system_api
+from core.runtime import build_runtime
+from core.taxonomy.views import api as taxonomy_api
+
+API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, taxonomy_api)
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, logging, runtime (database, keys, tokens), routes, errors.
+
+    Raises ConfigError, with one line naming the problem, when a setting is bad or the instance
+    is not initialised.
+    """
+    settings = load_settings(test_config)
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    app = Flask("dossier", instance_path=str(settings.instance_path.resolve()))
+    app.config.from_mapping(asdict(settings))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    rt = build_runtime(settings)
+    _check_schema(rt.engine)
+    app.extensions["dossier"] = rt
+    app.extensions["dossier.openapi"] = functools.cache(
+        lambda: build_spec([op for bp in API_BLUEPRINTS for op in bp.operations], "dossier", _version())
+    )
+    register_request_log(app)
+    register_error_handlers(app)
+    for api in API_BLUEPRINTS:
+        app.register_blueprint(api.blueprint)
+    return app
+
+
+def _check_schema(engine: Any) -> None:
+    try:
+        with engine.connect() as conn:
+            current = schema_is_current(conn)
+    except SQLAlchemyError as exc:
+        raise ConfigError(f"DATABASE_URL: cannot reach the database ({type(exc).__name__})") from None
+    if not current:
+        raise ConfigError("the database schema is not at the latest migration; run `dossier init`")
+
+
+def _version() -> str:
+    try:
+        return version("dossier")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"

@@ -1,0 +1,209 @@
+"""The ``dossier`` command line: a Flask CLI group bound to create_app."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from config.settings import ConfigError, load_settings
+from core.errors import DossierError
+from core.identity import accounts
+from core.identity.roles import Role
+from core.runtime import runtime
+
+
+def _create_app() -> Flask:
+    from core.app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """User errors print one line and exit 1, with no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DossierError as exc:
+            details = exc.extra.get("errors") or exc.extra.get("field") or ""
+            raise click.ClickException(f"{exc.detail or exc.slug} {details}".strip()) from None
+        except ConfigError as exc:
+            click.echo(f"configuration error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _print(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False, set_debug_flag=False)
+def cli() -> None:
+    """Dossier unique et consentements / single dossier and consent service."""
+
+
+@cli.command("init", with_appcontext=False)
+@_friendly
+def init_command() -> None:
+    """Create the instance folder, keys and schema; load the purpose catalogue and taxonomy (idempotent)."""
+    from core.bootstrap import initialise
+
+    for line in initialise(load_settings()):
+        click.echo(line)
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 2 x cores + 1).")
+@_friendly
+def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the API with gunicorn (a production WSGI server)."""
+    import os
+
+    from core.server import serve
+
+    settings = load_settings()
+    _create_app()  # fail fast, with one line, before forking workers
+    environ = {"DOSSIER_INSTANCE_PATH": str(settings.instance_path.resolve())}
+    if os.environ.get("DOSSIER_DATABASE_URL"):
+        environ["DOSSIER_DATABASE_URL"] = os.environ["DOSSIER_DATABASE_URL"]
+    serve(host or settings.SERVE_HOST, port or settings.SERVE_PORT, workers or settings.SERVE_WORKERS, environ)
+
+
+@cli.command("demo")
+@with_appcontext
+@_friendly
+def demo_command() -> None:
+    """Load demo accounts, employers, assignments and dossiers (idempotent)."""
+    from core.demo import load_demo
+
+    for line in load_demo(runtime()):
+        click.echo(line)
+
+
+@cli.group("users")
+def users() -> None:
+    """Accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--employer", "employer_id", default=None, help="Employer id, for --role employer.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+@_friendly
+def users_add(username: str, role: str, employer_id: str | None, password_stdin: bool) -> None:
+    """Create an account (for a seeker, also an empty dossier) and print it as JSON."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    _print(accounts.create_account(runtime(), username, Role(role), password, employer_id).as_dict())
+
+
+@users.command("password")
+@click.argument("username")
+@with_appcontext
+@_friendly
+def users_password(username: str) -> None:
+    """Set an account's password, read from standard input."""
+    accounts.set_password(runtime(), username, sys.stdin.readline().rstrip("\n"))
+    click.echo("ok")
+
+
+@cli.group("employers")
+def employers() -> None:
+    """Employers (organisations)."""
+
+
+@employers.command("add")
+@click.argument("name")
+@with_appcontext
+@_friendly
+def employers_add(name: str) -> None:
+    """Create an employer and print it as JSON."""
+    _print(accounts.create_employer(runtime(), name))
+
+
+@cli.command("assign")
+@click.option("--advisor", required=True, help="The advisor's username.")
+@click.option("--seeker", default=None, help="A seeker's username.")
+@click.option("--employer", "employer_id", default=None, help="An employer id.")
+@with_appcontext
+@_friendly
+def assign_command(advisor: str, seeker: str | None, employer_id: str | None) -> None:
+    """Put a seeker or an employer in an advisor's caseload."""
+    if (seeker is None) == (employer_id is None):
+        raise click.UsageError("give exactly one of --seeker or --employer")
+    if seeker is not None:
+        _print(accounts.assign_seeker(runtime(), advisor, seeker))
+    else:
+        _print(accounts.assign_employer(runtime(), advisor, employer_id or ""))
+
+
+@cli.command("token")
+@click.argument("username")
+@click.option("--ttl", type=click.IntRange(60, 30 * 86400), default=None, help="Lifetime in seconds.")
+@with_appcontext
+@_friendly
+def token_command(username: str, ttl: int | None) -> None:
+    """Print a signed access token for an account (operator tool)."""
+    info = accounts.account_by_username(runtime(), username)
+    click.echo(runtime().tokens.issue(info.id, info.role.value, client_id="dossier-cli", ttl=ttl))
+
+
+@cli.group("keys")
+def keys() -> None:
+    """Key management."""
+
+
+@keys.command("rotate")
+@with_appcontext
+@_friendly
+def keys_rotate() -> None:
+    """Add a key-encryption key version and rewrap every data key under it, while serving."""
+    from core.crypto.rotation import rotate_keys
+
+    report = rotate_keys(runtime())
+    _print({"kek_version": report.version, "rewrapped": report.rewrapped})
+
+
+@cli.group("taxonomy")
+def taxonomy() -> None:
+    """Occupation and skill codes."""
+
+
+@taxonomy.command("import")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@with_appcontext
+@_friendly
+def taxonomy_import(path: Path) -> None:
+    """Import the official ESCO CSV download (occupations_xx.csv, skills_xx.csv, relations)."""
+    from core.taxonomy.esco import TaxonomyImportError, import_esco
+
+    try:
+        with runtime().transaction() as conn:
+            report = import_esco(conn, path)
+    except TaxonomyImportError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print({
+        "occupations": report.occupations, "skills": report.skills, "relations": report.relations,
+        "languages": list(report.languages), "skipped_relations": report.skipped_relations,
+    })
+
+
+def main() -> None:
+    cli(prog_name="dossier")

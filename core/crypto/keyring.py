@@ -1,0 +1,164 @@
+"""The embedded key provider: a keyring file in the instance folder (mode 0600).
+
+The file holds every KEK version and the blind-index key. ``dossier keys rotate`` rewrites it
+(atomically, under a lock) while workers keep serving; a worker that meets a KEK version it does
+not know, or whose reload interval has passed, reads the file again, so reads never fail during
+a rotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from core.crypto.interfaces import KeyProviderError
+
+KEYRING_FORMAT = 1
+NONCE_SIZE = 12
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class LocalKeyring:
+    """KEKs in a local JSON file; implements core.crypto.interfaces.KeyProvider."""
+
+    def __init__(self, path: Path, reload_interval: float = 2.0) -> None:
+        self.path = path
+        self._reload_interval = reload_interval
+        self._lock = threading.Lock()
+        self._keks: dict[int, AESGCM] = {}
+        self._active = 0
+        self._blind_key = b""
+        self._mtime_ns = -1
+        self._checked_at = 0.0
+        self._load()
+
+    # -- creation -------------------------------------------------------------------------
+
+    @classmethod
+    def create_if_missing(cls, path: Path) -> bool:
+        """Write a new keyring with KEK version 1; False when one already exists."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            return False
+        _write_atomically(path, {
+            "format": KEYRING_FORMAT,
+            "active": 1,
+            "keks": {"1": _b64(AESGCM.generate_key(bit_length=256))},
+            "blind_index_key": _b64(secrets.token_bytes(32)),
+        })
+        return True
+
+    # -- KeyProvider ----------------------------------------------------------------------
+
+    def active_version(self) -> int:
+        self._maybe_reload()
+        return self._active
+
+    def wrap(self, dek: bytes, context: bytes) -> tuple[int, bytes]:
+        self._maybe_reload()
+        version = self._active
+        nonce = os.urandom(NONCE_SIZE)
+        return version, nonce + self._keks[version].encrypt(nonce, dek, _aad(version, context))
+
+    def unwrap(self, version: int, wrapped: bytes, context: bytes) -> bytes:
+        kek = self._keks.get(version)
+        if kek is None:
+            # A rotation in another process may have added this version since we loaded.
+            self._load()
+            kek = self._keks.get(version)
+            if kek is None:
+                raise KeyProviderError(f"unknown key-encryption key version {version}")
+        try:
+            return kek.decrypt(wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:], _aad(version, context))
+        except Exception as exc:  # cryptography raises InvalidTag; any failure means no key
+            raise KeyProviderError("data key does not unwrap") from exc
+
+    def rotate(self) -> int:
+        with _file_lock(self.path):
+            document = self._read()
+            version = max(int(v) for v in document["keks"]) + 1
+            document["keks"][str(version)] = _b64(AESGCM.generate_key(bit_length=256))
+            document["active"] = version
+            _write_atomically(self.path, document)
+        self._load()
+        return version
+
+    def blind_index_key(self) -> bytes:
+        return self._blind_key
+
+    def ping(self) -> None:
+        if not self.path.is_file() or self._active not in self._keks:
+            raise KeyProviderError("keyring unavailable")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < self._reload_interval:
+            return
+        self._checked_at = now
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError as exc:
+            raise KeyProviderError("keyring unavailable") from exc
+        if mtime != self._mtime_ns:
+            self._load()
+
+    def _read(self) -> dict:
+        try:
+            with self.path.open("r", encoding="utf-8") as fh:
+                document = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise KeyProviderError(f"cannot read keyring {self.path.name}") from exc
+        if document.get("format") != KEYRING_FORMAT:
+            raise KeyProviderError(f"keyring {self.path.name}: unsupported format")
+        return document
+
+    def _load(self) -> None:
+        with self._lock:
+            stat = self.path.stat() if self.path.exists() else None
+            document = self._read()
+            self._keks = {int(v): AESGCM(base64.b64decode(k)) for v, k in document["keks"].items()}
+            self._active = int(document["active"])
+            self._blind_key = base64.b64decode(document["blind_index_key"])
+            self._mtime_ns = stat.st_mtime_ns if stat else -1
+            self._checked_at = time.monotonic()
+
+
+def _aad(version: int, context: bytes) -> bytes:
+    return b"dossier/dek/v1|" + str(version).encode() + b"|" + context
+
+
+def _write_atomically(path: Path, document: dict) -> None:
+    """Write ``document`` to ``path`` with mode 0600, replacing it in one rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

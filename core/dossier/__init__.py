@@ -1,0 +1,1 @@
+"""The single dossier: identity, profile, contacts and activities of one job seeker."""

@@ -1,0 +1,194 @@
+"""Marshmallow schemas of the dossier API: what comes in is validated, what goes out documented."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+
+from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
+
+CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
+# Belgian driving-licence categories.
+LICENCES = ("AM", "A1", "A2", "A", "B", "BE", "C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "G")
+CONTRACT_TYPES = ("permanent", "fixed_term", "temporary_agency", "replacement", "student", "apprenticeship", "self_employed")
+WORKING_TIME = ("full_time", "part_time")
+POSTAL_CODE = validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$", error="Code postal invalide / invalid postal code.")
+PHONE = re.compile(r"^\+?[0-9][0-9 ./()-]{6,22}$")
+
+
+def belgian_national_id_is_valid(digits: str) -> bool:
+    """The national register number's check: 97 minus (first nine digits mod 97), 2000+ births prefixed 2."""
+    if len(digits) != 11 or not digits.isdigit():
+        return False
+    body, check = int(digits[:9]), int(digits[9:])
+    return check in (97 - body % 97, 97 - int("2" + digits[:9]) % 97)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class AddressSchema(StrictSchema):
+    street = fields.String(required=True, validate=validate.Length(1, 200))
+    postal_code = fields.String(required=True, validate=POSTAL_CODE)
+    city = fields.String(required=True, validate=validate.Length(1, 100))
+    country = fields.String(load_default="BE", validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+
+class IdentitySchema(StrictSchema):
+    """The seeker's identity (PUT replaces it whole)."""
+
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    phone = fields.String(load_default=None, allow_none=True)
+    national_id = fields.String(load_default=None, allow_none=True, metadata={"description": "numéro de registre national"})
+    birth_date = fields.Date(load_default=None, allow_none=True)
+    address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
+
+    @validates("phone")
+    def _phone(self, value: str | None, **_: Any) -> None:
+        if value is not None and not PHONE.match(value):
+            raise ValidationError("Numéro de téléphone invalide / invalid phone number.")
+
+    @validates("birth_date")
+    def _birth_date(self, value: date | None, **_: Any) -> None:
+        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+            raise ValidationError("Date de naissance invalide / invalid birth date.")
+
+    @post_load
+    def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("national_id") is not None:
+            digits = "".join(ch for ch in data["national_id"] if ch.isdigit())
+            if not belgian_national_id_is_valid(digits):
+                raise ValidationError("Numéro de registre national invalide / invalid national register number.", "national_id")
+            data["national_id"] = digits
+        if data.get("birth_date") is not None:
+            data["birth_date"] = data["birth_date"].isoformat()
+        return data
+
+
+class LanguageSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{2,3}$"), metadata={"description": "ISO 639"})
+    level = fields.String(required=True, validate=validate.OneOf(CEFR_LEVELS), metadata={"description": "CEFR"})
+
+
+class EducationSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    institution = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    level = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1950, 2100))
+
+
+class ExperienceSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    occupation = fields.String(load_default=None, allow_none=True)
+    employer = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    start = fields.Date(load_default=None, allow_none=True)
+    end = fields.Date(load_default=None, allow_none=True)
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+def _codes() -> fields.List:
+    return fields.List(fields.String(validate=validate.Length(1, 255)), validate=validate.Length(max=100))
+
+
+class ProfilePatchSchema(StrictSchema):
+    """"Mon profil": every field optional; a field sent as null is cleared."""
+
+    occupations = _codes()
+    skills = _codes()
+    languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=30))
+    education = fields.List(fields.Nested(EducationSchema), validate=validate.Length(max=30))
+    experience = fields.List(fields.Nested(ExperienceSchema), validate=validate.Length(max=50))
+    postal_code = fields.String(allow_none=True, validate=POSTAL_CODE)
+    mobility_radius_km = fields.Integer(allow_none=True, validate=validate.Range(0, 500))
+    available_from = fields.Date(allow_none=True)
+    contract_types = fields.List(fields.String(validate=validate.OneOf(CONTRACT_TYPES)), allow_none=True)
+    working_time = fields.List(fields.String(validate=validate.OneOf(WORKING_TIME)), allow_none=True)
+    licences = fields.List(fields.String(validate=validate.OneOf(LICENCES)), allow_none=True)
+
+    @post_load
+    def _json_ready(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if not data:
+            raise ValidationError("Aucun champ à modifier / no field to change.", "_schema")
+        if data.get("available_from") is not None:
+            data["available_from"] = data["available_from"].isoformat()
+        for item in data.get("experience") or []:
+            for key in ("start", "end"):
+                if item.get(key) is not None:
+                    item[key] = item[key].isoformat()
+        return data
+
+
+class ValidationRequestSchema(StrictSchema):
+    field = fields.String(required=True, validate=validate.OneOf(sorted(PROFILE_FIELDS)))
+    evidence = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+class ProvenanceSchema(Schema):
+    source = fields.String(metadata={"description": "seeker (declared) or advisor (validated)"})
+    declared_at = fields.String()
+    validated_by = fields.String()
+    validated_at = fields.String()
+    evidence = fields.String()
+
+
+class ContactInSchema(StrictSchema):
+    channel = fields.String(required=True, validate=validate.OneOf(CONTACT_CHANNELS))
+    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    summary = fields.String(required=True, validate=validate.Length(1, 4000))
+
+
+class ContactSchema(ContactInSchema):
+    id = fields.String()
+    recorded_by = fields.String(allow_none=True)
+    recorded_at = fields.String()
+
+
+class ActivityInSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_CATEGORY)))
+    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    description = fields.String(required=True, validate=validate.Length(1, 4000))
+
+
+class ActivitySchema(ActivityInSchema):
+    id = fields.String()
+    recorded_at = fields.String()
+
+
+class WithheldSchema(Schema):
+    section = fields.String()
+    reason = fields.String()
+    consent = fields.String(allow_none=True)
+
+
+class ProfileSchema(ProfilePatchSchema):
+    provenance = fields.Dict(keys=fields.String(), values=fields.Nested(ProvenanceSchema))
+
+
+class DossierSchema(Schema):
+    subject_id = fields.String()
+    identity = fields.Nested(IdentitySchema)
+    profile = fields.Nested(ProfileSchema)
+    contacts = fields.List(fields.Nested(ContactSchema))
+    activities = fields.List(fields.Nested(ActivitySchema))
+    withheld = fields.List(fields.Nested(WithheldSchema))
+
+
+class LookupSchema(StrictSchema):
+    national_id = fields.String(load_default=None)
+    email = fields.Email(load_default=None)
+
+    @post_load
+    def _one_of(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if (data["national_id"] is None) == (data["email"] is None):
+            raise ValidationError("Donnez national_id ou email / give national_id or email.", "_schema")
+        return data
+
+
+class LookupResultSchema(Schema):
+    subject_ids = fields.List(fields.String())

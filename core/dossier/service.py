@@ -1,0 +1,273 @@
+"""Dossier use cases: one function per user action, one transaction each.
+
+Each function authorises first (core.access.authorize), then loads and opens only the categories
+the decision allows, or seals and writes what the actor may write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
+
+from core.access import authorize, require_role
+from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
+from core.crypto.blind_index import IndexKind, blind_index
+from core.crypto.sealing import SubjectCipher
+from core.dossier import store
+from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_FIELDS, IDENTITY_FIELDS, PROFILE_FIELDS, RecordKind
+from core.errors import Conflict, InvalidInput
+from core.identity.roles import Actor, Role
+from core.models import accounts, blind_indexes, seeker_assignments, subjects
+from core.policy import Action, Decision
+from core.runtime import Runtime
+from core.taxonomy.service import unknown_codes
+
+SECTION_ORDER = ("identity", "profile", "contacts", "activities")
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
+    """The dossier as ``actor`` may see it; withheld sections are absent and listed."""
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.DOSSIER_READ, subject_id)
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
+    dossier: dict[str, Any] = {"subject_id": subject_id}
+    dossier.update(_sections(opened, access.decision))
+    dossier["withheld"] = _withheld(access.decision)
+    return dossier
+
+
+def list_activities(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.ACTIVITIES_READ, subject_id, ACTIVITY)
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
+    return [_activity(r) for r in opened if r.kind == RecordKind.ACTIVITY]
+
+
+def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
+    """Everything held about the seeker, as portable JSON (GDPR article 20)."""
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.DOSSIER_EXPORT, subject_id)
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
+        account = conn.execute(
+            select(accounts.c.id, accounts.c.username, accounts.c.created_at).where(accounts.c.subject_id == subject_id)
+        ).one()
+        advisors = list(
+            conn.execute(select(seeker_assignments.c.advisor_id).where(seeker_assignments.c.subject_id == subject_id)).scalars()
+        )
+    export: dict[str, Any] = {
+        "format": "dossier-export/1",
+        "exported_at": rt.clock().isoformat(),
+        "subject_id": subject_id,
+        "account": {"id": account.id, "username": account.username, "created_at": account.created_at.isoformat()},
+        "assigned_advisors": advisors,
+    }
+    export.update(_sections(opened, access.decision))
+    return export
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str, Any]) -> dict[str, Any]:
+    """Replace the identity; keeps the blind indexes of national id and e-mail in step."""
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY)
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        record_id = store.singleton_record_id(conn, subject_id, RecordKind.IDENTITY)
+        key = rt.keys.blind_index_key()
+        national_id = identity.get("national_id")
+        if national_id is not None:
+            digest = blind_index(key, IndexKind.NATIONAL_ID, national_id)
+            if any(other != subject_id for other in store.subjects_by_index(conn, IndexKind.NATIONAL_ID, digest)):
+                raise Conflict("Ce numéro de registre national est déjà lié à un autre dossier.", field="national_id")
+            store.set_blind_index(conn, subject_id, IndexKind.NATIONAL_ID, digest)
+        else:
+            store.set_blind_index(conn, subject_id, IndexKind.NATIONAL_ID, None)
+        email = identity.get("email")
+        store.set_blind_index(conn, subject_id, IndexKind.EMAIL, blind_index(key, IndexKind.EMAIL, email) if email else None)
+        values = {field: identity.get(field) for field in IDENTITY_FIELDS}
+        store.write_fields(conn, cipher, subject_id, record_id, values, IDENTITY_FIELDS, rt.clock())
+    return {field: values[field] for field in IDENTITY_FIELDS}
+
+
+def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some profile fields. A changed value is declared again: its validation lapses."""
+    with rt.transaction() as conn:
+        _check_codes(conn, changes)
+        access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE)
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE)
+        current = _profile_values(conn, cipher, subject_id)
+        now = rt.clock()
+        written: dict[str, Any] = {}
+        for field, value in changes.items():
+            previous = current.get(field)
+            if value is None:
+                written[field] = None
+            elif previous is not None and previous["value"] == value:
+                continue  # unchanged: keeps its provenance, validated or not
+            else:
+                written[field] = {"value": value, "provenance": {"source": "seeker", "declared_at": now.isoformat()}}
+        store.write_fields(conn, cipher, subject_id, record_id, written, PROFILE_FIELDS, now)
+        current.update(written)
+    return _profile({k: v for k, v in current.items() if v is not None})
+
+
+def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: str, evidence: str) -> dict[str, Any]:
+    """An advisor marks a declared profile field as validated, naming the evidence."""
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]})
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        current = _profile_values(conn, cipher, subject_id).get(field)
+        if current is None:
+            raise InvalidInput("Ce champ du profil est vide: rien à valider.", field=field)
+        now = rt.clock()
+        current["provenance"] = {
+            "source": "advisor",
+            "declared_at": current["provenance"].get("declared_at"),
+            "validated_by": actor.account_id,
+            "validated_at": now.isoformat(),
+            "evidence": evidence,
+        }
+        record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE)
+        store.write_fields(conn, cipher, subject_id, record_id, {field: current}, PROFILE_FIELDS, now)
+    return {"field": field, **current["provenance"]}
+
+
+def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any]) -> dict[str, Any]:
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.CONTACT_RECORD, subject_id, CONTACTS)
+        now = rt.clock()
+        record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
+        values = {f: contact[f] for f in CONTACT_FIELDS}
+        values["occurred_at"] = contact["occurred_at"].isoformat()
+        category = {f: "contact.history" for f in CONTACT_FIELDS}
+        store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, category, now)
+    return {"id": record_id, **values, "recorded_by": actor.account_id, "recorded_at": now.isoformat()}
+
+
+def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[str, Any]) -> dict[str, Any]:
+    category = ACTIVITY_CATEGORY[activity["kind"]]
+    with rt.transaction() as conn:
+        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category})
+        now = rt.clock()
+        record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now)
+        values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
+        categories = dict.fromkeys(values, category.value)
+        store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
+    return {"id": record_id, **values, "recorded_at": now.isoformat()}
+
+
+def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
+    """Erasure by key destruction (invariant 6): the data key goes, the ciphertext stays unreadable.
+
+    The seeker's account is closed and its username replaced, blind indexes and assignments
+    removed. Records keep only references, so that the access log stays verifiable.
+    """
+    with rt.transaction() as conn:
+        authorize(conn, actor, Action.SUBJECT_ERASE, subject_id)
+        now = rt.clock()
+        conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
+        conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id))
+        conn.execute(delete(seeker_assignments).where(seeker_assignments.c.subject_id == subject_id))
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.subject_id == subject_id)
+            .values(username="erased:" + subject_id, password_hash=None, disabled_at=now)
+        )
+
+
+def lookup_subjects(rt: Runtime, actor: Actor, national_id: str | None, email: str | None) -> list[str]:
+    """Exact lookup by national register number or e-mail through the blind indexes.
+
+    An advisor learns only of seekers assigned to them; an admin of any seeker.
+    """
+    require_role(actor, Role.ADVISOR, Role.ADMIN)
+    kind, value = (IndexKind.NATIONAL_ID, national_id) if national_id is not None else (IndexKind.EMAIL, email)
+    digest = blind_index(rt.keys.blind_index_key(), kind, value or "")
+    with rt.engine.connect() as conn:
+        found = store.subjects_by_index(conn, kind, digest)
+        if actor.role is Role.ADVISOR and found:
+            found = list(
+                conn.execute(
+                    select(seeker_assignments.c.subject_id).where(
+                        seeker_assignments.c.advisor_id == actor.account_id, seeker_assignments.c.subject_id.in_(found)
+                    )
+                ).scalars()
+            )
+    return sorted(found)
+
+
+# -- shaping ----------------------------------------------------------------------------------
+
+
+def _check_codes(conn: Connection, changes: dict[str, Any]) -> None:
+    problems: dict[str, str] = {}
+    for field, kind in (("occupations", "occupation"), ("skills", "skill")):
+        if changes.get(field):
+            unknown = unknown_codes(conn, kind, changes[field])
+            if unknown:
+                problems[field] = "Codes inconnus / unknown codes: " + ", ".join(unknown[:20])
+    occupations = [e["occupation"] for e in changes.get("experience") or [] if e.get("occupation")]
+    if occupations and unknown_codes(conn, "occupation", occupations):
+        problems["experience"] = "Codes de métier inconnus / unknown occupation codes."
+    if problems:
+        raise InvalidInput("Le profil contient des codes inconnus.", errors=problems)
+
+
+def _profile_values(conn: Connection, cipher: SubjectCipher, subject_id: str) -> dict[str, Any]:
+    opened = store.load_records(conn, cipher, subject_id, PROFILE)
+    return next((dict(r.values) for r in opened if r.kind == RecordKind.PROFILE), {})
+
+
+def _profile(values: dict[str, Any]) -> dict[str, Any]:
+    profile: dict[str, Any] = {field: stored["value"] for field, stored in values.items()}
+    profile["provenance"] = {field: stored["provenance"] for field, stored in values.items()}
+    return profile
+
+
+def _contact(record: store.OpenedRecord) -> dict[str, Any]:
+    return {"id": record.id, **record.values, "recorded_by": record.recorded_by, "recorded_at": _iso(record.created_at)}
+
+
+def _activity(record: store.OpenedRecord) -> dict[str, Any]:
+    return {"id": record.id, **record.values, "recorded_at": _iso(record.created_at)}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _sections(opened: list[store.OpenedRecord], decision: Decision) -> dict[str, Any]:
+    visible = {section_of(c) for c in decision.categories}
+    result: dict[str, Any] = {}
+    if "identity" in visible:
+        values = next((r.values for r in opened if r.kind == RecordKind.IDENTITY), {})
+        result["identity"] = {field: values.get(field) for field in IDENTITY_FIELDS}
+    if "profile" in visible:
+        result["profile"] = _profile(next((r.values for r in opened if r.kind == RecordKind.PROFILE), {}))
+    if "contacts" in visible:
+        result["contacts"] = [_contact(r) for r in opened if r.kind == RecordKind.CONTACT]
+    if "activities" in visible:
+        result["activities"] = [_activity(r) for r in opened if r.kind == RecordKind.ACTIVITY]
+    return result
+
+
+def _withheld(decision: Decision) -> list[dict[str, Any]]:
+    """One entry per section the actor may not see at all, with the reason."""
+    visible = {section_of(c) for c in decision.categories}
+    by_section: dict[str, dict[str, Any]] = {}
+    for item in decision.withheld:
+        section = section_of(item.category)
+        if section not in visible and section not in by_section:
+            by_section[section] = {"section": section, "reason": item.reason, "consent": item.consent}
+    return [by_section[s] for s in SECTION_ORDER if s in by_section]

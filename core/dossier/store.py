@@ -1,0 +1,119 @@
+"""Storage of dossier records and their sealed fields (SQLAlchemy Core).
+
+Reads are one statement per dossier: the policy's allowed categories select the rows, so a
+field the actor may not see is neither loaded nor opened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy.engine import Connection
+
+from core.crypto.sealing import SubjectCipher
+from core.dossier.fields import RecordKind
+from core.models import blind_indexes, new_id, records, sealed_fields
+
+
+@dataclass(slots=True)
+class OpenedRecord:
+    id: str
+    kind: str
+    created_at: datetime
+    recorded_by: str | None
+    values: dict[str, Any]
+
+
+_LOAD = (
+    select(
+        records.c.id,
+        records.c.kind,
+        records.c.created_at,
+        records.c.recorded_by,
+        sealed_fields.c.field,
+        sealed_fields.c.ciphertext,
+    )
+    .join(records, records.c.id == sealed_fields.c.record_id)
+    .where(
+        sealed_fields.c.subject_id == bindparam("subject_id"),
+        sealed_fields.c.category.in_(bindparam("categories", expanding=True)),
+    )
+    .order_by(records.c.created_at, records.c.id)
+)
+
+
+def load_records(conn: Connection, cipher: SubjectCipher, subject_id: str, categories: Iterable[str]) -> list[OpenedRecord]:
+    """Every record of the subject with the fields of ``categories``, opened, oldest first."""
+    wanted = sorted(categories)
+    if not wanted:
+        return []
+    opened: dict[str, OpenedRecord] = {}
+    for record_id, kind, created_at, recorded_by, field, ciphertext in conn.execute(
+        _LOAD, {"subject_id": subject_id, "categories": wanted}
+    ):
+        record = opened.get(record_id)
+        if record is None:
+            record = opened[record_id] = OpenedRecord(record_id, kind, created_at, recorded_by, {})
+        record.values[field] = json.loads(cipher.open(record_id, field, ciphertext))
+    return list(opened.values())
+
+
+def singleton_record_id(conn: Connection, subject_id: str, kind: RecordKind) -> str:
+    """The id of the subject's identity or profile record (created with the subject)."""
+    return conn.execute(
+        select(records.c.id).where(records.c.subject_id == subject_id, records.c.kind == kind.value)
+    ).scalar_one()
+
+
+def create_record(conn: Connection, subject_id: str, kind: RecordKind, recorded_by: str | None, now: datetime) -> str:
+    record_id = new_id()
+    conn.execute(
+        insert(records).values(id=record_id, subject_id=subject_id, kind=kind.value, recorded_by=recorded_by, created_at=now)
+    )
+    return record_id
+
+
+def write_fields(
+    conn: Connection,
+    cipher: SubjectCipher,
+    subject_id: str,
+    record_id: str,
+    values: Mapping[str, Any],
+    category_of: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """Seal and store ``values`` (field -> JSON-able value), replacing those fields; None deletes."""
+    conn.execute(
+        delete(sealed_fields).where(sealed_fields.c.record_id == record_id, sealed_fields.c.field.in_(list(values)))
+    )
+    rows = [
+        {
+            "record_id": record_id,
+            "field": field,
+            "subject_id": subject_id,
+            "category": category_of[field],
+            "ciphertext": cipher.seal(record_id, field, json.dumps(value, separators=(",", ":")).encode()),
+            "updated_at": now,
+        }
+        for field, value in values.items()
+        if value is not None
+    ]
+    if rows:
+        conn.execute(insert(sealed_fields), rows)
+
+
+def set_blind_index(conn: Connection, subject_id: str, kind: str, digest: bytes | None) -> None:
+    conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id, blind_indexes.c.kind == kind))
+    if digest is not None:
+        conn.execute(insert(blind_indexes).values(subject_id=subject_id, kind=kind, digest=digest))
+
+
+def subjects_by_index(conn: Connection, kind: str, digest: bytes) -> list[str]:
+    return list(
+        conn.execute(select(blind_indexes.c.subject_id).where(blind_indexes.c.kind == kind, blind_indexes.c.digest == digest)).scalars()
+    )

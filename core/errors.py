@@ -1,0 +1,45 @@
+"""Domain errors. The HTTP layer turns each into a problem+json response with a stable type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DossierError(Exception):
+    """Base of every error a user can cause. ``slug`` is the stable problem type."""
+
+    slug = "error"
+    status = 400
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(DossierError):
+    slug, status = "validation-error", 422
+
+
+class NotFound(DossierError):
+    slug, status = "not-found", 404
+
+
+class Gone(DossierError):
+    slug, status = "erased", 410
+
+
+class Forbidden(DossierError):
+    slug, status = "forbidden", 403
+
+
+class ConsentRequired(Forbidden):
+    slug = "consent-required"
+
+
+class Conflict(DossierError):
+    slug, status = "conflict", 409
+
+
+class Unauthenticated(DossierError):
+    slug, status = "unauthenticated", 401

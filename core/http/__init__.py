@@ -1,0 +1,1 @@
+"""The HTTP API: operations with schemas, problem+json errors, request logs, OpenAPI."""

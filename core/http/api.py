@@ -1,0 +1,150 @@
+"""API operations: a route, its schemas and its access in one declaration.
+
+``ApiBlueprint.operation`` registers a Flask view that authenticates the caller, parses the body
+or query with a marshmallow schema (a bad one answers 422 and reaches no service), calls the
+view function and answers JSON; the same declaration feeds the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from marshmallow import Schema, ValidationError
+
+from core.errors import DossierError, InvalidInput, Unauthenticated
+from core.identity.accounts import actor_for_token
+from core.identity.roles import Actor
+from core.runtime import runtime
+
+JSON = "application/json"
+
+
+class UnsupportedMediaType(DossierError):
+    slug, status = "unsupported-media-type", 415
+
+
+class MalformedRequest(DossierError):
+    slug, status = "malformed-request", 400
+
+
+@dataclass
+class Operation:
+    """What the OpenAPI document says of one route."""
+
+    rule: str
+    method: str
+    summary: str
+    tags: tuple[str, ...]
+    body: type[Schema] | None
+    query: type[Schema] | None
+    response: Schema | None
+    status: int
+    public: bool
+    errors: tuple[int, ...]
+    description: str = ""
+    media_type: str = JSON
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ApiBlueprint:
+    """A Flask blueprint whose routes are declared as API operations."""
+
+    def __init__(self, name: str, url_prefix: str = "") -> None:
+        self.blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
+        self.url_prefix = url_prefix
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        rule: str,
+        method: str = "GET",
+        *,
+        summary: str,
+        tags: tuple[str, ...] = (),
+        body: type[Schema] | None = None,
+        query: type[Schema] | None = None,
+        response: Schema | None = None,
+        status: int = 200,
+        public: bool = False,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        body_schema = body() if body else None
+        query_schema = query() if query else None
+
+        def register(function: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(function)
+            def view(**path: Any) -> Response:
+                kwargs = {k: str(v) for k, v in path.items()}
+                if not public:
+                    kwargs["actor"] = authenticate()
+                if body_schema is not None:
+                    kwargs["body"] = _load(body_schema, _json_body())
+                if query_schema is not None:
+                    kwargs["query"] = _load(query_schema, request.args.to_dict())
+                result = function(**kwargs)
+                if isinstance(result, Response):
+                    return result
+                if result is None:
+                    return Response(status=204 if status == 200 else status)
+                return json_response(result, status)
+
+            self.blueprint.add_url_rule(rule, function.__name__, view, methods=[method])
+            self.operations.append(
+                Operation(
+                    rule=self.url_prefix + rule,
+                    method=method.lower(),
+                    summary=summary,
+                    tags=tags,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    public=public,
+                    errors=errors,
+                    description=(function.__doc__ or "").strip(),
+                )
+            )
+            return view
+
+        return register
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), status=status, mimetype=JSON)
+
+
+_BEARER = re.compile(r"^Bearer ([A-Za-z0-9._~+/-]+=*)$")
+
+
+def authenticate() -> Actor:
+    """The actor of this request, from its bearer token (RFC 6750); 401 otherwise."""
+    match = _BEARER.match(request.headers.get("Authorization", ""))
+    if match is None:
+        raise Unauthenticated()
+    g.actor = actor_for_token(runtime(), match.group(1))
+    return g.actor
+
+
+def _json_body() -> Any:
+    if request.mimetype != JSON and not request.mimetype.endswith("+json"):
+        raise UnsupportedMediaType("Le corps doit être du JSON / the body must be JSON (Content-Type: application/json).")
+    try:
+        return json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedRequest("Le corps n'est pas du JSON valide / the body is not valid JSON.") from None
+
+
+def _load(schema: Schema, data: Any) -> Any:
+    if data is None:
+        raise InvalidInput("Un corps JSON est requis / a JSON body is required.")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        # NOTE: marshmallow's messages name fields and rules, not the values that failed.
+        raise InvalidInput("Certains champs sont invalides / some fields are invalid.", errors=exc.normalized_messages()) from None

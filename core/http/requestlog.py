@@ -1,0 +1,49 @@
+"""Request ids and JSON access logs.
+
+NOTE: a log line names the route template (``/api/v1/seekers/<subject_id>/dossier``), the status,
+the duration and pseudonymous ids; never the query string, a body or a header value.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+log = logging.getLogger("dossier.request")
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    # A caller's id is kept only if it cannot carry anything but an id.
+    g.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+
+
+def _finish(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.request_id
+    actor = getattr(g, "actor", None)
+    log.info(
+        "request",
+        extra={
+            "request_id": g.request_id,
+            "method": request.method,
+            "route": request.url_rule.rule if request.url_rule else None,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+            "actor": actor.account_id if actor else None,
+            "role": actor.role.value if actor else None,
+        },
+    )
+    return response
+
+
+def register_request_log(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)

@@ -1,0 +1,87 @@
+"""Service endpoints: health, readiness, public keys, the OpenAPI document, the caller, sign-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, fields, validate
+from sqlalchemy import text
+
+from core.errors import DossierError
+from core.http.api import ApiBlueprint, json_response
+from core.identity.accounts import account_info, sign_in
+from core.identity.roles import Actor
+from core.runtime import runtime
+
+api = ApiBlueprint("system")
+
+
+class Unavailable(DossierError):
+    slug, status = "unavailable", 503
+
+
+class StatusSchema(Schema):
+    status = fields.String()
+
+
+class MeSchema(Schema):
+    id = fields.String()
+    username = fields.String()
+    role = fields.String()
+    subject_id = fields.String()
+    employer_id = fields.String()
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(1, 150))
+    password = fields.String(required=True, validate=validate.Length(1, 1024))
+
+
+class TokenSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+@api.operation("/healthz", summary="Le processus répond / the process is up", tags=("service",), public=True, response=StatusSchema())
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@api.operation("/readyz", summary="Base de données et clés disponibles / database and keys answer", tags=("service",), public=True,
+               response=StatusSchema(), errors=(503,))
+def readyz() -> dict[str, str]:
+    rt = runtime()
+    try:
+        with rt.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        rt.keys.ping()
+    except Exception as exc:  # noqa: BLE001 - whatever fails, the answer is "not ready"
+        raise Unavailable("La base de données ou le fournisseur de clés ne répond pas.") from exc
+    return {"status": "ready"}
+
+
+@api.operation("/.well-known/jwks.json", summary="Clés publiques (JWKS) / public keys", tags=("service",), public=True)
+def jwks() -> Any:
+    response = json_response(runtime().signing.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@api.operation("/api/v1/openapi.json", summary="Document OpenAPI 3 de cette API", tags=("service",), public=True)
+def openapi() -> Any:
+    return json_response(current_app.extensions["dossier.openapi"]())
+
+
+@api.operation("/api/v1/me", summary="Le compte appelant / the calling account", tags=("accounts",), response=MeSchema())
+def me(actor: Actor) -> dict[str, Any]:
+    return account_info(runtime(), actor.account_id).as_dict()
+
+
+@api.operation("/api/v1/auth/token", "POST", summary="Connexion d'un compte local / sign in with a local account",
+               tags=("accounts",), body=LoginSchema, response=TokenSchema(), public=True)
+def token(body: dict[str, str]) -> dict[str, Any]:
+    """Built-in identity provider: exchanges a local account's password for an access token."""
+    access_token, ttl = sign_in(runtime(), body["username"], body["password"])
+    return {"access_token": access_token, "token_type": "Bearer", "expires_in": ttl}

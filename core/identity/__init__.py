@@ -1,0 +1,1 @@
+"""Accounts, roles, assignments, passwords and access tokens (the built-in identity provider)."""

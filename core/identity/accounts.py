@@ -1,0 +1,192 @@
+"""Accounts, employers and caseload assignments (operator actions and sign-in)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from core.dossier import store
+from core.dossier.fields import RecordKind
+from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from core.identity.passwords import MIN_LENGTH, hash_password, verify_password
+from core.identity.roles import Actor, Role
+from core.identity.tokens import InvalidToken
+from core.models import accounts, employer_assignments, employers, new_id, seeker_assignments, subjects
+from core.runtime import Runtime
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: str
+    username: str
+    role: Role
+    subject_id: str | None = None
+    employer_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "username": self.username, "role": self.role.value}
+        if self.subject_id:
+            data["subject_id"] = self.subject_id
+        if self.employer_id:
+            data["employer_id"] = self.employer_id
+        return data
+
+
+def create_employer(rt: Runtime, name: str) -> dict[str, str]:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise InvalidInput("Le nom de l'employeur doit compter de 1 à 200 caractères.")
+    with rt.transaction() as conn:
+        employer_id = new_id()
+        conn.execute(insert(employers).values(id=employer_id, name=name, created_at=rt.clock()))
+    return {"id": employer_id, "name": name}
+
+
+def create_account(
+    rt: Runtime, username: str, role: Role, password: str | None = None, employer_id: str | None = None
+) -> AccountInfo:
+    """Create an account; a seeker gets a subject with its own data key and an empty dossier."""
+    if not USERNAME.match(username):
+        raise InvalidInput("Nom d'utilisateur invalide: 2 à 150 caractères parmi a-z 0-9 . _ @ -.", field="username")
+    if (role is Role.EMPLOYER) != (employer_id is not None):
+        raise InvalidInput("Un compte employeur, et lui seul, est lié à un employeur (--employer).", field="employer")
+    if password is not None and len(password) < MIN_LENGTH:
+        raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
+    password_hash = hash_password(password) if password is not None else None
+    with rt.transaction() as conn:
+        if employer_id is not None and conn.execute(select(employers.c.id).where(employers.c.id == employer_id)).first() is None:
+            raise NotFound("Employeur inconnu.", field="employer")
+        if conn.execute(select(accounts.c.id).where(accounts.c.username == username)).first() is not None:
+            raise Conflict("Ce nom d'utilisateur existe déjà.", field="username")
+        subject_id = _create_subject(rt, conn) if role is Role.SEEKER else None
+        account_id = new_id()
+        try:
+            conn.execute(
+                insert(accounts).values(
+                    id=account_id,
+                    username=username,
+                    role=role.value,
+                    password_hash=password_hash,
+                    subject_id=subject_id,
+                    employer_id=employer_id,
+                    created_at=rt.clock(),
+                )
+            )
+        except IntegrityError:
+            raise Conflict("Ce nom d'utilisateur existe déjà.", field="username") from None
+    return AccountInfo(account_id, username, role, subject_id, employer_id)
+
+
+def _create_subject(rt: Runtime, conn: Connection) -> str:
+    subject_id = new_id()
+    key = rt.sealer.new_data_key(subject_id)
+    now = rt.clock()
+    conn.execute(insert(subjects).values(id=subject_id, wrapped_dek=key.wrapped, kek_version=key.kek_version, created_at=now))
+    store.create_record(conn, subject_id, RecordKind.IDENTITY, None, now)
+    store.create_record(conn, subject_id, RecordKind.PROFILE, None, now)
+    return subject_id
+
+
+def account_by_username(rt: Runtime, username: str) -> AccountInfo:
+    with rt.engine.connect() as conn:
+        row = conn.execute(select(accounts).where(accounts.c.username == username, accounts.c.disabled_at.is_(None))).first()
+    if row is None:
+        raise NotFound("Compte inconnu.", field="username")
+    return AccountInfo(row.id, row.username, Role(row.role), row.subject_id, row.employer_id)
+
+
+def set_password(rt: Runtime, username: str, password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
+    with rt.transaction() as conn:
+        updated = conn.execute(
+            accounts.update().where(accounts.c.username == username).values(password_hash=hash_password(password))
+        )
+        if updated.rowcount != 1:
+            raise NotFound("Compte inconnu.", field="username")
+
+
+def assign_seeker(rt: Runtime, advisor: str, seeker: str) -> dict[str, str]:
+    advisor_info, seeker_info = _advisor(rt, advisor), account_by_username(rt, seeker)
+    if seeker_info.role is not Role.SEEKER:
+        raise InvalidInput("--seeker doit nommer un compte de chercheur d'emploi.", field="seeker")
+    with rt.transaction() as conn:
+        exists = conn.execute(
+            select(seeker_assignments.c.advisor_id).where(
+                seeker_assignments.c.advisor_id == advisor_info.id, seeker_assignments.c.subject_id == seeker_info.subject_id
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                insert(seeker_assignments).values(advisor_id=advisor_info.id, subject_id=seeker_info.subject_id, assigned_at=rt.clock())
+            )
+    return {"advisor_id": advisor_info.id, "subject_id": seeker_info.subject_id or ""}
+
+
+def assign_employer(rt: Runtime, advisor: str, employer_id: str) -> dict[str, str]:
+    advisor_info = _advisor(rt, advisor)
+    with rt.transaction() as conn:
+        if conn.execute(select(employers.c.id).where(employers.c.id == employer_id)).first() is None:
+            raise NotFound("Employeur inconnu.", field="employer")
+        exists = conn.execute(
+            select(employer_assignments.c.advisor_id).where(
+                employer_assignments.c.advisor_id == advisor_info.id, employer_assignments.c.employer_id == employer_id
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                insert(employer_assignments).values(advisor_id=advisor_info.id, employer_id=employer_id, assigned_at=rt.clock())
+            )
+    return {"advisor_id": advisor_info.id, "employer_id": employer_id}
+
+
+def _advisor(rt: Runtime, username: str) -> AccountInfo:
+    info = account_by_username(rt, username)
+    if info.role is not Role.ADVISOR:
+        raise InvalidInput("--advisor doit nommer un compte de conseiller.", field="advisor")
+    return info
+
+
+_ACTOR = select(accounts.c.role, accounts.c.subject_id, accounts.c.employer_id).where(
+    accounts.c.id == bindparam("account_id"), accounts.c.disabled_at.is_(None)
+)
+
+
+def actor_for_token(rt: Runtime, token: str) -> Actor:
+    """The actor behind a bearer token; the account must still exist, be open and keep its role."""
+    try:
+        claims = rt.tokens.verify(token)
+    except InvalidToken:
+        raise Unauthenticated() from None
+    with rt.engine.connect() as conn:
+        row = conn.execute(_ACTOR, {"account_id": claims.account_id}).first()
+    if row is None or row.role != claims.role:
+        raise Unauthenticated()
+    return Actor(claims.account_id, Role(row.role), row.subject_id, row.employer_id, claims.client_id)
+
+
+def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:
+    """Check a local account's password; return an access token and its lifetime."""
+    with rt.engine.connect() as conn:
+        row = conn.execute(
+            select(accounts.c.id, accounts.c.role, accounts.c.password_hash).where(
+                accounts.c.username == username, accounts.c.disabled_at.is_(None)
+            )
+        ).first()
+    if not verify_password(row.password_hash if row else None, password) or row is None:
+        raise Unauthenticated("Nom d'utilisateur ou mot de passe incorrect.")
+    ttl = rt.settings.TOKEN_TTL
+    return rt.tokens.issue(row.id, row.role, client_id="dossier-login", ttl=ttl), ttl
+
+
+def account_info(rt: Runtime, account_id: str) -> AccountInfo:
+    with rt.engine.connect() as conn:
+        row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one()
+    return AccountInfo(row.id, row.username, Role(row.role), row.subject_id, row.employer_id)

@@ -1,0 +1,167 @@
+"""The one access decision point (DESIGN.md section 3).
+
+``decide`` is a pure function: it sees who acts, what they want to do, and facts the caller
+loaded (relation to the subject, live consents), and returns a Decision. It never touches Flask
+or the database. A request is denied when no rule matches; a read that asks for several
+categories is allowed for those that some rule covers and lists the others as withheld.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from consent.purposes import Purpose
+from core.categories import ACTIVITY, ALL_CATEGORIES, CONTACTS, IDENTITY, PROFILE
+from core.identity.roles import Actor, Role
+
+
+class Action(StrEnum):
+    """What an actor does to a dossier; ``source:object:verb`` names, as audit entries use."""
+
+    DOSSIER_READ = "dossier:dossier:read"
+    DOSSIER_EXPORT = "dossier:dossier:export"
+    IDENTITY_WRITE = "dossier:identity:write"
+    PROFILE_WRITE = "dossier:profile:write"
+    PROFILE_VALIDATE = "dossier:profile:validate"
+    CONTACT_RECORD = "dossier:contacts:record"
+    ACTIVITY_RECORD = "dossier:activities:record"
+    ACTIVITIES_READ = "dossier:activities:read"
+    SUBJECT_LOOKUP = "dossier:subject:lookup"
+    SUBJECT_ERASE = "dossier:subject:erase"
+
+
+class Relation(StrEnum):
+    """How the actor stands to the subject."""
+
+    SELF = "self"
+    ASSIGNED_ADVISOR = "assigned_advisor"
+    ADMIN = "admin"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the caller loaded about the subject for this decision."""
+
+    subject_id: str
+    relation: Relation
+    live_consents: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    category: str
+    reason: str
+    # The purpose whose consent would allow it, when a consent is what is missing.
+    consent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Allow or deny, the categories allowed, and why. Falsy when denied."""
+
+    allowed: bool
+    action: Action
+    subject_id: str
+    purposes: tuple[str, ...]
+    categories: frozenset[str]
+    reason: str
+    # Whether the actor may learn that the subject exists (403 rather than 404 when denied).
+    visible: bool
+    withheld: tuple[Withheld, ...] = field(default=())
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def consent_required(self) -> str | None:
+        """The purpose whose missing consent is the reason for a denial, if that is the reason."""
+        return next((w.consent for w in self.withheld if w.consent), None) if not self.allowed else None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Who, in which relation, may do what to which categories, for which purpose."""
+
+    action: Action
+    relation: Relation
+    categories: frozenset[str]
+    purpose: Purpose
+    # A rule that rests on consent applies only while that purpose's consent is live.
+    needs_consent: bool = False
+
+    def applies(self, action: Action, facts: Facts) -> bool:
+        return action is self.action and facts.relation is self.relation
+
+
+SELF, ADVISOR = Relation.SELF, Relation.ASSIGNED_ADVISOR
+
+# DESIGN.md section 2. The seeker has every right over their own dossier except recording
+# contacts (the service's record of its own acts) and validating their own declarations.
+RULES: tuple[Rule, ...] = (
+    Rule(Action.DOSSIER_READ, SELF, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.DOSSIER_EXPORT, SELF, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.IDENTITY_WRITE, SELF, IDENTITY, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.PROFILE_WRITE, SELF, PROFILE, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.ACTIVITY_RECORD, SELF, ACTIVITY, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.ACTIVITIES_READ, SELF, ACTIVITY, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.SUBJECT_ERASE, SELF, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
+    # An assigned advisor works under the public task: identity and contact history.
+    Rule(Action.DOSSIER_READ, ADVISOR, IDENTITY | CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.IDENTITY_WRITE, ADVISOR, IDENTITY, Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.PROFILE_VALIDATE, ADVISOR, PROFILE, Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.CONTACT_RECORD, ADVISOR, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.SUBJECT_LOOKUP, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
+    # ... and the job-search activity only while the seeker's activity consent is live.
+    Rule(Action.DOSSIER_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
+    Rule(Action.ACTIVITIES_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
+    # An admin may erase on the seeker's request; an admin never reads dossier content.
+    Rule(Action.SUBJECT_ERASE, Relation.ADMIN, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
+    Rule(Action.SUBJECT_LOOKUP, Relation.ADMIN, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
+)
+
+
+def relation_of(actor: Actor, subject_id: str, assigned: bool) -> Relation:
+    """The actor's relation to ``subject_id``, from the account and the caseload."""
+    if actor.role is Role.SEEKER and actor.subject_id == subject_id:
+        return Relation.SELF
+    if actor.role is Role.ADVISOR and assigned:
+        return Relation.ASSIGNED_ADVISOR
+    if actor.role is Role.ADMIN:
+        return Relation.ADMIN
+    return Relation.NONE
+
+
+def decide(actor: Actor, action: Action, facts: Facts, requested: Iterable[str] | None = None) -> Decision:
+    """Decide whether ``actor`` may do ``action`` to the subject of ``facts``.
+
+    ``requested`` narrows the categories asked for (default: all that the action touches).
+    """
+    wanted = ALL_CATEGORIES if requested is None else frozenset(requested)
+    allowed: set[str] = set()
+    purposes: list[str] = []
+    waiting_on_consent: dict[str, str] = {}
+    for rule in RULES:
+        if not rule.applies(action, facts):
+            continue
+        covered = rule.categories & wanted
+        if rule.needs_consent and rule.purpose not in facts.live_consents:
+            for category in covered:
+                waiting_on_consent.setdefault(category, rule.purpose)
+            continue
+        if covered or not rule.categories:
+            allowed |= covered
+            purposes.append(rule.purpose)
+    # Related actors learn that the subject exists (403); others do not (404).
+    visible = facts.relation is not Relation.NONE
+    withheld = tuple(
+        Withheld(c, "consent_required", waiting_on_consent[c]) if c in waiting_on_consent else Withheld(c, "no_legal_basis")
+        for c in sorted(wanted - allowed)
+    )
+    if not purposes:
+        reason = "consent_required" if waiting_on_consent else ("no_rule" if visible else "no_relation")
+        return Decision(False, action, facts.subject_id, (), frozenset(), reason, visible, withheld)
+    reason = f"{facts.relation.value}:{'+'.join(purposes)}"
+    return Decision(True, action, facts.subject_id, tuple(purposes), frozenset(allowed), reason, visible, withheld)

@@ -1,0 +1,96 @@
+"""The runtime: everything create_app composes, handed to services as their dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
+
+from config.settings import ConfigError, Settings
+from core.access import AccessRefused
+from core.crypto.interfaces import KeyProvider
+from core.crypto.keyring import LocalKeyring
+from core.crypto.sealing import Sealer
+from core.db import make_engine
+from core.identity.signing import SigningKeyError, SigningKeys
+from core.identity.tokens import TokenService
+from core.models import utcnow
+
+KEYRING_FILE = "keyring.json"
+SIGNING_KEYS_FILE = "signing-keys.json"
+
+
+@dataclass
+class Runtime:
+    """The service's dependencies: settings, database, keys, tokens and the clock."""
+
+    settings: Settings
+    engine: Engine
+    keys: KeyProvider
+    sealer: Sealer
+    signing: SigningKeys
+    tokens: TokenService
+    clock: Callable[[], datetime] = utcnow
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One user action: commits on success, rolls back on error.
+
+        NOTE: a refused access still commits, so that the record of the refusal is kept
+        (invariant 2); the refusal is raised before anything is written.
+        """
+        with self.engine.connect() as conn:
+            conn.begin()
+            try:
+                yield conn
+            except AccessRefused:
+                conn.commit()
+                raise
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Open the instance's keys and database; fail with one clear line if it is not initialised."""
+    instance = settings.instance_path
+    keyring_path = instance / KEYRING_FILE
+    if not keyring_path.is_file():
+        raise ConfigError(f"no keyring at {keyring_path}; run `dossier init` first")
+    keys = LocalKeyring(keyring_path, settings.KEYRING_RELOAD_INTERVAL)
+    try:
+        signing = SigningKeys(instance / SIGNING_KEYS_FILE)
+    except SigningKeyError as exc:
+        raise ConfigError(str(exc)) from None
+    tokens = TokenService(
+        signing,
+        issuer=settings.TOKEN_ISSUER,
+        audience=settings.TOKEN_AUDIENCE,
+        ttl=settings.TOKEN_TTL,
+        leeway=settings.TOKEN_LEEWAY,
+        cache_size=settings.TOKEN_CACHE_SIZE,
+    )
+    return Runtime(
+        settings=settings,
+        engine=make_engine(settings.database_url, settings.DATABASE_POOL_SIZE),
+        keys=keys,
+        sealer=Sealer(keys, settings.DATA_KEY_CACHE_SIZE),
+        signing=signing,
+        tokens=tokens,
+    )
+
+
+def instance_files(instance: Path) -> tuple[Path, Path]:
+    return instance / KEYRING_FILE, instance / SIGNING_KEYS_FILE
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The runtime of ``app`` (default: the current app)."""
+    return (app or current_app).extensions["dossier"]

@@ -1,0 +1,43 @@
+"""``dossier serve``: the app under gunicorn, a production WSGI server."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class DossierServer(BaseApplication):  # type: ignore[misc]
+    """Gunicorn with the app built in each worker (no state is shared across a fork)."""
+
+    def __init__(self, options: dict[str, Any], environ: dict[str, str]) -> None:
+        self._options = options
+        self._environ = environ
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        os.environ.update(self._environ)
+        from core.app import create_app
+
+        return create_app()
+
+
+def serve(host: str, port: int, workers: int, environ: dict[str, str]) -> None:
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers or (2 * (os.cpu_count() or 1) + 1),
+        "worker_class": "sync",
+        # The app writes its own JSON access log without personal data; gunicorn's is off.
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "dossier",
+        "keepalive": 5,
+        "graceful_timeout": 20,
+    }
+    DossierServer(options, environ).run()

@@ -1,0 +1,98 @@
+"""Use cases of the taxonomy: load the shipped default, search concepts, check codes, list skills.
+
+Every function takes the caller's connection and neither commits nor opens a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, select
+from sqlalchemy.engine import Connection
+
+from core.models import taxonomy_concepts, taxonomy_labels, taxonomy_relations
+from core.taxonomy.esco import ImportReport, import_esco
+from core.taxonomy.kinds import Kind, Relation
+from core.taxonomy.text import normalise
+
+DEFAULT_SCHEME = "dossier"
+
+_fr = taxonomy_labels.alias("label_fr")
+_en = taxonomy_labels.alias("label_en")
+_concepts = taxonomy_concepts
+# The search text starts with the normalised preferred label: ordering by it is accent-insensitive.
+# Concepts without a French label (ESCO ships few French skills) follow, by English label.
+_BY_LABEL = (_fr.c.search_text.is_(None), _fr.c.search_text, _en.c.search_text, _concepts.c.code)
+
+
+def load_default(conn: Connection) -> ImportReport:
+    """Import the project's own taxonomy shipped in ``core/taxonomy/data`` (scheme "dossier")."""
+    # resources.files() rather than __file__: it also finds the data in an installed wheel.
+    return import_esco(conn, resources.files("core.taxonomy") / "data", scheme=DEFAULT_SCHEME)
+
+
+def search(conn: Connection, kind: str, q: str | None, limit: int = 50) -> list[dict[str, Any]]:
+    """Concepts of ``kind`` whose labels (preferred or alternative, any language) contain ``q``.
+
+    Matching ignores case and accents; without ``q`` every concept of the kind is listed. Results
+    are ordered by French label (accent-insensitive; concepts without one last, by English
+    label), then code.
+    Returns ``[{"code", "label_fr", "label_en"}]``, a missing label being None.
+    """
+    kind = Kind(kind)
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    query = _labelled(select(_concepts.c.code)).where(_concepts.c.kind == kind.value)
+    needle = normalise(q or "")
+    if needle:
+        any_label = taxonomy_labels.alias("any_label")
+        query = query.where(
+            exists().where(
+                any_label.c.concept_id == _concepts.c.id,
+                # autoescape: a % or _ typed by the user is matched literally, not as a wildcard.
+                any_label.c.search_text.contains(needle, autoescape=True),
+            )
+        )
+    query = query.order_by(*_BY_LABEL).limit(limit)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def unknown_codes(conn: Connection, kind: str, codes: Iterable[str]) -> list[str]:
+    """The ``codes`` that are not concepts of ``kind``, deduplicated, in the order given."""
+    kind = Kind(kind)
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return []
+    known = set(
+        conn.scalars(select(_concepts.c.code).where(_concepts.c.kind == kind.value, _concepts.c.code.in_(wanted)))
+    )
+    return [code for code in wanted if code not in known]
+
+
+def skills_of(conn: Connection, occupation_code: str) -> list[dict[str, Any]]:
+    """The skills of an occupation, essential first, then by French label and code.
+
+    Returns ``[{"code", "relation", "label_fr", "label_en"}]``; empty for an unknown occupation.
+    """
+    occupation = taxonomy_concepts.alias("occupation")
+    rel = taxonomy_relations
+    query = (
+        _labelled(select(_concepts.c.code, rel.c.relation))
+        .join(rel, rel.c.skill_id == _concepts.c.id)
+        .join(occupation, occupation.c.id == rel.c.occupation_id)
+        .where(occupation.c.code == occupation_code, occupation.c.kind == Kind.OCCUPATION.value)
+        .order_by(rel.c.relation != Relation.ESSENTIAL.value, *_BY_LABEL)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _labelled(query: Select[Any]) -> Select[Any]:
+    """``query`` over concepts with their French and English labels joined (None when missing)."""
+    return (
+        query.add_columns(_fr.c.label.label("label_fr"), _en.c.label.label("label_en"))
+        .select_from(_concepts)
+        .outerjoin(_fr, and_(_fr.c.concept_id == _concepts.c.id, _fr.c.lang == "fr"))
+        .outerjoin(_en, and_(_en.c.concept_id == _concepts.c.id, _en.c.lang == "en"))
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the dossier schema (shipped inside the distribution)."""

@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the connection that core.db.migrate hands over."""
+
+from alembic import context
+
+from core.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - the CLI always passes a connection
+    raise SystemExit("Run migrations with `dossier init` (or core.db.migrate), not the alembic command.")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

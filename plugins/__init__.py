@@ -1,0 +1,1 @@
+"""Built-in plugins (matching, activity, alerts, channels), one package each."""

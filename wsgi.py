@@ -1,0 +1,5 @@
+"""Production entry point: ``gunicorn wsgi:app`` (``dossier serve`` does this for you)."""
+
+from core.app import create_app
+
+app = create_app()
