@@ -64,3 +64,16 @@ def schema_is_current(connection: Connection) -> bool:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     current = set(MigrationContext.configure(connection).get_current_heads())
     return current == heads
+
+
+def forget_old_versions(engine: Engine) -> None:
+    """Drop page images that still hold overwritten rows (after an erasure).
+
+    NOTE: on SQLite the WAL keeps old copies of a page until a checkpoint; with secure_delete on,
+    a TRUNCATE checkpoint leaves the destroyed data key in neither the WAL nor the main file.
+    On PostgreSQL, dead row versions last until VACUUM; the data key in them is still wrapped
+    under a key-encryption key, which a rotation replaces.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,6 +1,6 @@
 """Shared fixtures: a migrated database per test, on SQLite or on the PostgreSQL of the run.
 
-``DOSSIER_TEST_DATABASE_URL`` (a PostgreSQL server URL) switches the whole suite to PostgreSQL:
+``TEST_POSTGRESQL_URL`` (a PostgreSQL server URL) switches the whole suite to PostgreSQL:
 a fresh database is created for the run and emptied between tests. Without it, every test gets
 its own SQLite file, copied from one migrated template.
 """
@@ -20,7 +20,13 @@ from sqlalchemy.engine import make_url
 from core.db import make_engine, migrate
 from core.models import Base
 
-POSTGRES_URL = os.environ.get("DOSSIER_TEST_DATABASE_URL", "")
+POSTGRES_URL = os.environ.get("TEST_POSTGRESQL_URL", "")
+
+
+def pytest_report_header() -> str:
+    if POSTGRES_URL:
+        return f"database: PostgreSQL at {make_url(POSTGRES_URL).render_as_string(hide_password=True)} (fresh database per run)"
+    return "database: SQLite (set TEST_POSTGRESQL_URL=postgresql+psycopg://... to run the suite on PostgreSQL)"
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from core.access import authorize, require_role
 from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
 from core.crypto.blind_index import IndexKind, blind_index
 from core.crypto.sealing import SubjectCipher
+from core.db import forget_old_versions
 from core.dossier import store
 from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_FIELDS, IDENTITY_FIELDS, PROFILE_FIELDS, RecordKind
 from core.errors import Conflict, InvalidInput
@@ -184,6 +185,7 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
             .where(accounts.c.subject_id == subject_id)
             .values(username="erased:" + subject_id, password_hash=None, disabled_at=now)
         )
+    forget_old_versions(rt.engine)
 
 
 def lookup_subjects(rt: Runtime, actor: Actor, national_id: str | None, email: str | None) -> list[str]:

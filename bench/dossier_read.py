@@ -1,0 +1,696 @@
+#!/usr/bin/env python3
+"""Throughput of the assigned advisor's dossier read, relative to ``GET /healthz``.
+
+Stand-alone: it sets up a throw-away instance (SQLite, PostgreSQL or both), serves it with the
+production server (``dossier serve``: gunicorn, sync workers), and drives it over loopback with
+concurrent clients, in the same run:
+
+1. ``GET /healthz``: the baseline (a bare route through the same app, logging and server);
+2. ``GET /api/v1/seekers/{subject_id}/dossier`` with the assigned advisor's token: token check,
+   access decision, reads, decryption, commit.
+
+It prints, per database and per (workers, clients) pair, both rates, their ratio, the latency
+percentiles, the non-2xx count and the load tool used; then one summary line per database.
+
+The load generator is ``wrk`` when it is on PATH (Debian package ``wrk``), otherwise a pure-Python
+client: one process per client, each with one raw keep-alive socket (it reconnects when the server
+closes the connection, which gunicorn's sync workers do after every response).
+
+Usage (from the project root)::
+
+    .venv/bin/python bench/dossier_read.py [--database sqlite|postgresql|both]
+        [--seconds N] [--clients N[,N...]] [--workers N[,N...]] [--tool auto|wrk|python]
+
+Traffic goes to 127.0.0.1 only; every phase is bounded in time; every process started here is
+stopped before the script returns (terminate, then kill after a timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import multiprocessing
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_URL_TEMPLATE = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+SERVER_START_TIMEOUT = 60.0
+SERVER_STOP_TIMEOUT = 25.0  # gunicorn's graceful_timeout is 20 s
+SOCKET_TIMEOUT = 10.0
+TARGET_RATIO_SQLITE = 0.35
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    path: str
+    tool: str
+    seconds: float
+    requests: int
+    non_2xx: int
+    errors: int
+    rps: float
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    database: str
+    workers: int
+    clients: int
+    tool: str
+    healthz: PhaseResult
+    dossier: PhaseResult
+
+    @property
+    def ratio(self) -> float:
+        return self.dossier.rps / self.healthz.rps if self.healthz.rps else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def dossier_executable() -> str:
+    """The console script of the interpreter running this file (the venv's), else PATH's."""
+    beside = Path(sys.executable).parent / "dossier"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("dossier")
+    if not found:
+        sys.exit("error: the `dossier` console script is not installed (pip install -e . in the venv)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120.0) -> str:
+    """Run one ``dossier`` command; its standard output, or exit with its error."""
+    proc = subprocess.run(
+        [dossier_executable(), *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise SetupError(f"`dossier {' '.join(args)}` exited {proc.returncode}:\n{tail}")
+    return proc.stdout
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+def http_json(port: int, method: str, path: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=SOCKET_TIMEOUT)
+    try:
+        headers = {"Accept": "application/json"}
+        payload = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = raw.decode(errors="replace")
+        return response.status, data
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Databases and instances
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, dropped at the end; yields its SQLAlchemy URL."""
+    import psycopg  # the service's own driver, installed in its venv
+
+    name = f"dossier_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_URL_TEMPLATE.format(name=name)
+    finally:
+        try:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception as exc:  # report, never hide the benchmark's own exception
+            log(f"warning: could not drop database {name}: {exc}")
+
+
+@contextmanager
+def instance(database: str) -> Iterator[dict[str, str]]:
+    """A throw-away instance folder (and database); yields the environment that names it."""
+    with tempfile.TemporaryDirectory(prefix=f"dossier-bench-{database}-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+        env["DOSSIER_INSTANCE_PATH"] = str(Path(tmp) / "instance")
+        if database == "postgresql":
+            with postgres_database() as url:
+                env["DOSSIER_DATABASE_URL"] = url
+                yield env
+        else:
+            yield env
+
+
+def init_instance(env: dict[str, str], retry_minutes: float) -> None:
+    """``dossier init``; while the default taxonomy is still missing, wait and retry."""
+    deadline = time.monotonic() + retry_minutes * 60
+    while True:
+        try:
+            run_cli(env, "init", timeout=300)
+            return
+        except SetupError as exc:
+            text = str(exc)
+            waiting_for_taxonomy = "taxonomy" in text and ("no occupations" in text or "data" in text)
+            if not waiting_for_taxonomy or time.monotonic() + 60 > deadline:
+                raise
+            log("  dossier init: the default taxonomy (core/taxonomy/data/) is not there yet; retrying in 60 s")
+            time.sleep(60)
+
+
+@dataclass
+class Fixture:
+    subject_id: str
+    advisor_token: str
+    seeker_token: str
+
+
+def create_fixture(env: dict[str, str]) -> tuple[str, str, str]:
+    """An advisor, a seeker assigned to them; returns (advisor, seeker, subject_id)."""
+    suffix = secrets.token_hex(3)
+    advisor, seeker = f"bench-advisor-{suffix}", f"bench-seeker-{suffix}"
+    run_cli(env, "users", "add", advisor, "--role", "advisor")
+    created = json.loads(run_cli(env, "users", "add", seeker, "--role", "seeker"))
+    subject_id = created.get("subject_id")
+    if not subject_id:
+        raise SetupError(f"`dossier users add --role seeker` printed no subject_id: {created}")
+    run_cli(env, "assign", "--advisor", advisor, "--seeker", seeker)
+    return advisor, seeker, subject_id
+
+
+def fill_dossier(port: int, fixture: Fixture, contacts: int) -> None:
+    """The seeker's identity (seeker's token) and a few contacts (advisor's token), over HTTP."""
+    base = f"/api/v1/seekers/{fixture.subject_id}"
+    identity = {
+        "name": "Camille Martin",
+        "email": f"camille.martin.{secrets.token_hex(3)}@example.org",
+        "phone": "+33 6 12 34 56 78",
+        "national_id": None,
+        "birth_date": "1990-04-12",
+        "address": {"street": "12 rue des Lilas", "postal_code": "69003", "city": "Lyon"},
+    }
+    status, data = http_json(port, "PUT", base + "/identity", fixture.seeker_token, identity)
+    if status // 100 != 2:
+        raise SetupError(f"PUT identity answered {status}: {data}")
+    for i in range(contacts):
+        contact = {
+            "channel": "phone",
+            "occurred_at": f"2026-11-{20 + i % 8:02d}T10:00:00+01:00",
+            "summary": f"Entretien téléphonique n°{i + 1} : point sur les candidatures et la formation.",
+        }
+        status, data = http_json(port, "POST", base + "/contacts", fixture.advisor_token, contact)
+        if status // 100 != 2:
+            raise SetupError(f"POST contact answered {status}: {data}")
+
+
+def check_dossier(port: int, fixture: Fixture, contacts: int) -> dict[str, Any]:
+    status, data = http_json(port, "GET", f"/api/v1/seekers/{fixture.subject_id}/dossier", fixture.advisor_token)
+    if status != 200 or not isinstance(data, dict):
+        raise SetupError(f"the advisor's dossier read answered {status}: {data}")
+    if not data.get("identity") or len(data.get("contacts") or []) < contacts:
+        raise SetupError(f"the dossier read did not return the identity and the contacts written: {data}")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# The server
+
+
+class Server:
+    """``dossier serve`` as a child process (its own process group), stopped for sure at the end."""
+
+    def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+        self.env = env
+        self.workers = workers
+        self.port = free_port()
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [dossier_executable(), "serve", "--host", HOST, "--port", str(self.port), "--workers", str(self.workers)],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, start_new_session=True,
+        )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wait_healthy(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SetupError(f"`dossier serve` exited {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if http_json(self.port, "GET", "/healthz")[0] == 200:
+                    # every worker must be up before the clock starts: give the others a moment
+                    time.sleep(0.5)
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise SetupError(f"`dossier serve` did not answer /healthz within {SERVER_START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # gunicorn's master stops its workers gracefully on SIGTERM
+            try:
+                proc.wait(SERVER_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if proc is not None:
+            # the group is this child's own (start_new_session): kill any worker left behind
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if getattr(self, "_log", None) is not None and not self._log.closed:
+            self._log.close()
+
+    def worker_pids(self) -> list[int]:
+        if self.proc is None:
+            return []
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            return [int(p) for p in children.read_text().split()]
+        except OSError:
+            return []
+
+
+# --------------------------------------------------------------------------------------------
+# Load generators
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+_DURATION = re.compile(r"^([\d.]+)(us|ms|s|m)$")
+
+
+def _to_ms(text: str) -> float:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(text)
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int, threads: int, name: str) -> PhaseResult:
+    args = ["wrk", "-t", str(max(1, min(threads, clients))), "-c", str(clients), "-d", f"{seconds}s",
+            "--timeout", f"{int(SOCKET_TIMEOUT)}s", "--latency"]
+    if token:
+        args += ["-H", f"Authorization: Bearer {token}"]
+    args.append(f"http://{HOST}:{port}{path}")
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL)
+    out = proc.stdout
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited {proc.returncode}: {proc.stderr.strip() or out.strip()}")
+    requests = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
+    duration_match = re.search(r"\d+ requests in ([\d.]+\w+)", out)
+    measured = _to_ms(duration_match.group(1)) / 1000 if duration_match else float(seconds)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    non_2xx = int(non_2xx_match.group(1)) if non_2xx_match else 0
+    errors = 0
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        # wrk counts a read error for each connection the server closed after its response
+        # (gunicorn's sync workers close every connection); connect/write/timeout errors are real.
+        connect, _read, write, timeout = (int(g) for g in socket_errors.groups())
+        errors = connect + write + timeout
+    latency = {}
+    for label in ("50", "90", "99"):
+        match = re.search(rf"^\s+{label}%\s+(\S+)", out, re.MULTILINE)
+        if match:
+            latency[label] = _to_ms(match.group(1))
+    return PhaseResult(
+        name=name, path=path, tool="wrk", seconds=measured, requests=requests, non_2xx=non_2xx, errors=errors,
+        rps=rps, p50_ms=latency.get("50"), p90_ms=latency.get("90"), p99_ms=latency.get("99"),
+    )
+
+
+def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bool]:
+    """Read one HTTP/1.1 response from ``sock``; returns (status, server_keeps_connection)."""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed before the response head")
+        buffer += chunk
+    head = bytes(buffer[:end]).decode("latin-1")
+    del buffer[: end + 4]
+    lines = head.split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    keep = headers.get("connection", "").lower() != "close" and not lines[0].startswith("HTTP/1.0")
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(buffer) < length:
+            chunk = sock.recv(max(65536, length - len(buffer)))
+            if not chunk:
+                raise ConnectionError("connection closed inside the body")
+            buffer += chunk
+        del buffer[:length]
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            while b"\r\n" not in buffer:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("connection closed inside a chunk")
+                buffer += chunk
+            line_end = buffer.find(b"\r\n")
+            size = int(bytes(buffer[:line_end]).split(b";")[0], 16)
+            need = line_end + 2 + size + 2
+            while len(buffer) < need:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("connection closed inside a chunk")
+                buffer += chunk
+            del buffer[:need]
+            if size == 0:
+                break
+    else:  # body until the server closes
+        while sock.recv(65536):
+            pass
+        buffer.clear()
+        keep = False
+    return status, keep
+
+
+def _python_client(port: int, request: bytes, measure_from: float, stop_at: float, queue: Any) -> None:
+    """One client: a keep-alive socket, requests back to back until ``stop_at`` (monotonic)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    sock: socket.socket | None = None
+    buffer = bytearray()
+    clock = time.monotonic
+    try:
+        while True:
+            started = clock()
+            if started >= stop_at:
+                break
+            try:
+                if sock is None:
+                    sock = socket.create_connection((HOST, port), timeout=SOCKET_TIMEOUT)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    buffer.clear()
+                sock.sendall(request)
+                status, keep = _read_response(sock, buffer)
+            except (OSError, ValueError, IndexError):
+                if sock is not None:
+                    sock.close()
+                    sock = None
+                if started >= measure_from:
+                    errors += 1
+                time.sleep(0.001)
+                continue
+            finished = clock()
+            if not keep:
+                sock.close()
+                sock = None
+            if started >= measure_from and finished <= stop_at:
+                latencies.append(finished - started)
+                statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        if sock is not None:
+            sock.close()
+        queue.put((latencies, statuses, errors))
+
+
+def run_python(port: int, path: str, token: str | None, clients: int, seconds: float, warmup: float, name: str) -> PhaseResult:
+    headers = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: application/json", "Connection: keep-alive"]
+    if token:
+        headers.append(f"Authorization: Bearer {token}")
+    request = ("\r\n".join(headers) + "\r\n\r\n").encode("latin-1")
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    start = time.monotonic() + 0.3  # time for every process to start
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
+    procs = [ctx.Process(target=_python_client, args=(port, request, measure_from, stop_at, queue), daemon=True)
+             for _ in range(clients)]
+    for proc in procs:
+        proc.start()
+    results = []
+    deadline = stop_at + SOCKET_TIMEOUT + 10
+    try:
+        for _ in procs:
+            results.append(queue.get(timeout=max(1.0, deadline - time.monotonic())))
+    finally:
+        for proc in procs:
+            proc.join(timeout=max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+    latencies = sorted(value for result in results for value in result[0])
+    statuses: dict[int, int] = {}
+    for _, status_counts, _ in results:
+        for status, count in status_counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    errors = sum(result[2] for result in results)
+    requests = sum(statuses.values())
+    non_2xx = sum(count for status, count in statuses.items() if status // 100 != 2)
+    return PhaseResult(
+        name=name, path=path, tool="python", seconds=seconds, requests=requests, non_2xx=non_2xx, errors=errors,
+        rps=requests / seconds,
+        p50_ms=_ms(percentile(latencies, 0.50)), p90_ms=_ms(percentile(latencies, 0.90)),
+        p99_ms=_ms(percentile(latencies, 0.99)), statuses={str(k): v for k, v in sorted(statuses.items())},
+    )
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def run_phase(tool: str, port: int, path: str, token: str | None, clients: int, seconds: float, warmup: float,
+              wrk_threads: int, name: str) -> PhaseResult:
+    if tool == "wrk":
+        # wrk takes whole seconds; the warm-up is a separate, discarded run
+        if warmup > 0:
+            run_wrk(port, path, token, clients, max(1, round(warmup)), wrk_threads, name)
+        return run_wrk(port, path, token, clients, max(1, round(seconds)), wrk_threads, name)
+    return run_python(port, path, token, clients, seconds, warmup, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f} ms"
+
+
+def print_run(result: RunResult) -> None:
+    log(f"  workers={result.workers} clients={result.clients} tool={result.tool}")
+    for phase in (result.healthz, result.dossier):
+        bad = f"non-2xx={phase.non_2xx} errors={phase.errors}"
+        flag = "" if phase.non_2xx == 0 and phase.errors == 0 else "   <-- NOT ALL 2xx: this figure is not valid"
+        log(f"    {phase.name:<8} {phase.rps:9.1f} req/s  ({phase.requests} requests in {phase.seconds:.1f} s)  "
+            f"p50 {_fmt_ms(phase.p50_ms)}  p90 {_fmt_ms(phase.p90_ms)}  p99 {_fmt_ms(phase.p99_ms)}  {bad}{flag}")
+    log(f"    ratio dossier/healthz = {result.ratio:.3f}")
+
+
+def summary_line(database: str, results: list[RunResult]) -> str:
+    if not results:
+        return f"SUMMARY {database}: no result"
+    best = max(results, key=lambda r: r.ratio)
+    parts = [f"w{r.workers}/c{r.clients}: healthz {r.healthz.rps:.0f} dossier {r.dossier.rps:.0f} ratio {r.ratio:.3f}"
+             for r in results]
+    valid = all(r.healthz.non_2xx == 0 and r.dossier.non_2xx == 0 and r.dossier.errors == 0 for r in results)
+    target = ""
+    if database == "sqlite":
+        target = f"; target >= {TARGET_RATIO_SQLITE}: {'MET' if best.ratio >= TARGET_RATIO_SQLITE else 'MISSED'} (best {best.ratio:.3f})"
+    return (f"SUMMARY {database}: tool={results[0].tool} " + " | ".join(parts) + target
+            + ("" if valid else "; WARNING: some responses were not 2xx"))
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+
+
+def bench_database(database: str, args: argparse.Namespace, tool: str) -> list[RunResult]:
+    log(f"\n== {database} ==")
+    results: list[RunResult] = []
+    with instance(database) as env:
+        if database == "postgresql":
+            log(f"  database: {env['DOSSIER_DATABASE_URL']}")
+        log(f"  instance: {env['DOSSIER_INSTANCE_PATH']}")
+        init_instance(env, args.init_retry_minutes)
+        advisor, seeker, subject_id = create_fixture(env)
+        fixture = Fixture(subject_id, run_cli(env, "token", advisor, "--ttl", "86400").strip(),
+                          run_cli(env, "token", seeker, "--ttl", "86400").strip())
+        server_log = Path(env["DOSSIER_INSTANCE_PATH"]).parent / "server.log"
+        dossier_path = f"/api/v1/seekers/{subject_id}/dossier"
+        filled = False
+        for workers in args.workers:
+            with Server(env, workers, server_log) as server:
+                if not filled:
+                    fill_dossier(server.port, fixture, args.contacts)
+                    filled = True
+                data = check_dossier(server.port, fixture, args.contacts)
+                log(f"  server: port {server.port}, {workers} sync workers (pids {server.worker_pids()}); "
+                    f"dossier sections {sorted(k for k in data if k not in ('subject_id', 'withheld'))}, "
+                    f"withheld {[w.get('section') for w in data.get('withheld', [])]}")
+                for clients in args.clients:
+                    healthz = run_phase(tool, server.port, "/healthz", None, clients, args.seconds, args.warmup,
+                                        args.wrk_threads, "healthz")
+                    dossier = run_phase(tool, server.port, dossier_path, fixture.advisor_token, clients, args.seconds,
+                                        args.warmup, args.wrk_threads, "dossier")
+                    result = RunResult(database, workers, clients, tool, healthz, dossier)
+                    print_run(result)
+                    results.append(result)
+                    if dossier.non_2xx:
+                        log(f"    server log tail:\n{server.log_tail(10)}")
+    return results
+
+
+def _int_list(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("expected positive whole numbers, comma-separated")
+    return values
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase (default 10)")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="warm-up seconds before each phase (default 2, or 1 when --seconds < 5)")
+    parser.add_argument("--clients", type=_int_list, default=[8], help="concurrent clients, e.g. 8 or 4,8,16 (default 8)")
+    parser.add_argument("--workers", type=_int_list, default=[2], help="gunicorn sync workers, e.g. 2 or 2,3 (default 2)")
+    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk when on PATH (auto), or the pure-Python client")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: leaves the cores to the server)")
+    parser.add_argument("--contacts", type=int, default=3, help="contacts recorded in the dossier (default 3)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    parser.add_argument("--init-retry-minutes", type=float, default=20.0,
+                        help="how long to retry `dossier init` while the default taxonomy is missing (default 20)")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0:
+        parser.error("--seconds must be positive")
+    if args.warmup is None:
+        args.warmup = 2.0 if args.seconds >= 5 else 1.0
+    args.seconds = min(args.seconds, 600.0)
+    args.warmup = min(max(args.warmup, 0.0), 60.0)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "python"
+    elif args.tool == "wrk" and not shutil.which("wrk"):
+        log("wrk is not on PATH; using the pure-Python client")
+        tool = "python"
+    else:
+        tool = args.tool
+    if tool == "wrk" and args.seconds != round(args.seconds):
+        log(f"note: wrk takes whole seconds; measuring {max(1, round(args.seconds))} s")
+    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    log(f"dossier read benchmark: {platform.node()} nproc={os.cpu_count()} python={platform.python_version()} "
+        f"load tool={tool}{' (wrk not found on PATH: pure-Python client)' if tool == 'python' and args.tool == 'auto' else ''} "
+        f"workers={args.workers} clients={args.clients} seconds={args.seconds:g} warmup={args.warmup:g}")
+    all_results: dict[str, list[RunResult]] = {}
+    failed = False
+    for database in databases:
+        try:
+            all_results[database] = bench_database(database, args, tool)
+        except SetupError as exc:
+            log(f"  FAILED: {exc}")
+            all_results[database] = []
+            failed = True
+    log("")
+    for database in databases:
+        log(summary_line(database, all_results[database]))
+    if args.json:
+        args.json.write_text(json.dumps(
+            {"nproc": os.cpu_count(), "python": platform.python_version(), "tool": tool,
+             "seconds": args.seconds, "warmup": args.warmup,
+             "results": {db: [dict(asdict(r), ratio=r.ratio) for r in rs] for db, rs in all_results.items()}},
+            indent=2))
+    invalid = any(r.dossier.non_2xx or r.healthz.non_2xx for rs in all_results.values() for r in rs)
+    return 1 if failed or invalid else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
