@@ -76,6 +76,11 @@ class PhaseResult:
     p90_ms: float | None = None
     p99_ms: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
+    # CPU accounting over the measured window (from /proc): the server's processes, the load
+    # generator's, and everything else on the machine (other users of a shared machine).
+    server_cpu_ms_per_request: float | None = None
+    loadgen_cores: float | None = None
+    other_cores: float | None = None
 
 
 @dataclass
@@ -87,9 +92,18 @@ class RunResult:
     healthz: PhaseResult
     dossier: PhaseResult
 
+    repeats: list[tuple[PhaseResult, PhaseResult]] = field(default_factory=list)
+
     @property
     def ratio(self) -> float:
         return self.dossier.rps / self.healthz.rps if self.healthz.rps else 0.0
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """healthz's server CPU per request over the dossier read's: the throughput ratio that a
+        CPU-bound server would reach, much less sensitive to other load than the rates."""
+        h, d = self.healthz.server_cpu_ms_per_request, self.dossier.server_cpu_ms_per_request
+        return h / d if h and d else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,6 +129,63 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of these processes (0 for one that is gone), from /proc/PID/stat."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return total / _CLK_TCK
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy by all cores since boot, from /proc/stat (0 where there is none)."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    guest = sum(values[8:10]) if len(values) > 9 else 0  # already counted in user and nice
+    return (sum(values) - idle - guest) / _CLK_TCK
+
+
+@dataclass
+class CpuSample:
+    at: float
+    busy: float
+    server: float
+    loadgen: float
+
+    @staticmethod
+    def take(server_pids: Sequence[int], loadgen: float) -> CpuSample:
+        return CpuSample(time.monotonic(), machine_busy_seconds(), process_cpu_seconds(server_pids), loadgen)
+
+
+def account_cpu(phase: PhaseResult, before: CpuSample, after: CpuSample) -> None:
+    wall = after.at - before.at
+    if wall <= 0 or after.busy <= 0:
+        return
+    server = after.server - before.server
+    loadgen = after.loadgen - before.loadgen
+    if phase.requests:
+        phase.server_cpu_ms_per_request = server * 1000 * (phase.seconds / wall) / phase.requests
+    phase.loadgen_cores = loadgen / wall
+    phase.other_cores = max(0.0, (after.busy - before.busy) - server - loadgen) / wall
+
+
+def children_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120.0) -> str:
@@ -329,6 +400,9 @@ class Server:
                 pass
         if getattr(self, "_log", None) is not None and not self._log.closed:
             self._log.close()
+
+    def all_pids(self) -> list[int]:
+        return ([self.proc.pid] if self.proc is not None else []) + self.worker_pids()
 
     def worker_pids(self) -> list[int]:
         if self.proc is None:

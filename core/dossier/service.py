@@ -6,7 +6,6 @@ the decision allows, or seals and writes what the actor may write.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -21,7 +20,7 @@ from core.dossier import store
 from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_FIELDS, IDENTITY_FIELDS, PROFILE_FIELDS, RecordKind
 from core.errors import Conflict, InvalidInput
 from core.identity.roles import Actor, Role
-from core.models import accounts, blind_indexes, seeker_assignments, subjects
+from core.models import accounts, blind_indexes, iso_utc, seeker_assignments, subjects
 from core.policy import Action, Decision
 from core.runtime import Runtime
 from core.taxonomy.service import unknown_codes
@@ -68,7 +67,7 @@ def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]
         "format": "dossier-export/1",
         "exported_at": rt.clock().isoformat(),
         "subject_id": subject_id,
-        "account": {"id": account.id, "username": account.username, "created_at": account.created_at.isoformat()},
+        "account": {"id": account.id, "username": account.username, "created_at": iso_utc(account.created_at)},
         "assigned_advisors": advisors,
     }
     export.update(_sections(opened, access.decision))
@@ -238,15 +237,11 @@ def _profile(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _contact(record: store.OpenedRecord) -> dict[str, Any]:
-    return {"id": record.id, **record.values, "recorded_by": record.recorded_by, "recorded_at": _iso(record.created_at)}
+    return {"id": record.id, **record.values, "recorded_by": record.recorded_by, "recorded_at": iso_utc(record.created_at)}
 
 
 def _activity(record: store.OpenedRecord) -> dict[str, Any]:
-    return {"id": record.id, **record.values, "recorded_at": _iso(record.created_at)}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+    return {"id": record.id, **record.values, "recorded_at": iso_utc(record.created_at)}
 
 
 def _sections(opened: list[store.OpenedRecord], decision: Decision) -> dict[str, Any]:

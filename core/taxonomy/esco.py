@@ -115,7 +115,7 @@ def _read_concepts(entry: Traversable, lang: str, kind: Kind, concepts: dict[str
             raise TaxonomyImportError(f"{where}: conceptUri longer than {_CODE_LENGTH} characters")
         concept = concepts.setdefault(uri, ParsedConcept(kind=kind))
         if concept.kind is not kind:
-            raise TaxonomyImportError(f"{where}: {uri} is also listed as a {concept.kind}")
+            raise TaxonomyImportError(f"{where}: {uri} is listed both as an occupation and as a skill")
         if kind is Kind.OCCUPATION:
             concept.isco_group = concept.isco_group or _bounded(values[3], _ISCO_LENGTH, where, "iscoGroup")
             concept.esco_code = concept.esco_code or _bounded(values[4], _ESCO_CODE_LENGTH, where, "code")
@@ -148,7 +148,7 @@ def _read_relations(entry: Traversable) -> dict[tuple[str, str], Relation]:
 
 
 def _read(entry: Traversable, required: Sequence[str], optional: Sequence[str] = ()) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, values of ``required`` then ``optional`` columns) for each record.
+    """Yield (first line, values of ``required`` then ``optional`` columns) for each record.
 
     ``utf-8-sig`` drops a BOM if there is one; ``newline=""`` lets the csv module handle CRLF
     and LF alike, including line breaks inside quoted fields (ESCO's multi-valued columns).
@@ -162,10 +162,12 @@ def _read(entry: Traversable, required: Sequence[str], optional: Sequence[str] =
                 names = ", ".join(repr(name) for name in missing)
                 raise TaxonomyImportError(f"{entry.name}: missing column{'s' if len(missing) > 1 else ''} {names}")
             positions = [header.index(name) if name in header else None for name in (*required, *optional)]
+            start = reader.line_num + 1
             for row in reader:
-                if not any(row):
-                    continue
-                yield reader.line_num, [row[p] if p is not None and p < len(row) else "" for p in positions]
+                # A record can span several lines (quoted line breaks): report the first one.
+                line, start = start, reader.line_num + 1
+                if any(row):
+                    yield line, [row[p] if p is not None and p < len(row) else "" for p in positions]
         except UnicodeDecodeError as exc:
             raise TaxonomyImportError(f"{entry.name}, near line {reader.line_num + 1}: not UTF-8 text") from None
         except csv.Error as exc:

@@ -19,6 +19,7 @@ from core.taxonomy.errors import TaxonomyImportError
 from core.taxonomy.kinds import Kind, Relation
 
 SCHEME_LENGTH = 20
+_A = {Kind.OCCUPATION: "an occupation", Kind.SKILL: "a skill"}
 
 
 @dataclass
@@ -86,7 +87,7 @@ def _upsert_concepts(conn: Connection, concepts: dict[str, ParsedConcept], schem
         elif row.kind != concept.kind:
             # Checked before the first write: profiles refer to codes, and a code silently
             # turning from a skill into an occupation would corrupt them.
-            raise TaxonomyImportError(f"{code} is stored as a {row.kind}, but the files list it as a {concept.kind}")
+            raise TaxonomyImportError(f"{code} is stored as {_A[row.kind]}, but the files list it as {_A[concept.kind]}")
         elif (row.scheme, row.isco_group, row.esco_code) != (scheme, concept.isco_group, concept.esco_code):
             changed.append(
                 {"b_id": row.id, "b_scheme": scheme, "b_isco": concept.isco_group, "b_esco": concept.esco_code}

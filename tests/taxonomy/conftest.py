@@ -43,23 +43,24 @@ def esco_sample() -> Path:
 
 @pytest.fixture
 def make_folder(tmp_path: Path) -> MakeFolder:
-    """``make_folder({file name: rows}, name="esco", header=None, newline="\\n", bom=False)``.
+    """``make_folder({file name: rows}, name="esco", headers={}, newline="\\n", bom=False)``.
 
-    Writes ESCO-layout CSV files into a new folder and returns it. The header comes from the file
-    name (the official one) unless given; columns missing from a row are written empty, as ESCO does.
+    Writes ESCO-layout CSV files into a new folder and returns it. A file's header is the official
+    one for its name unless ``headers`` gives another; columns missing from a row are written
+    empty, as ESCO does, and columns absent from the header are dropped.
     """
 
     def make(
         files: Files,
         name: str = "esco",
-        header: list[str] | None = None,
+        headers: Mapping[str, list[str]] | None = None,
         newline: str = "\n",
         bom: bool = False,
     ) -> Path:
         folder = tmp_path / name
         folder.mkdir()
         for file_name, rows in files.items():
-            columns = header or HEADERS[file_name.split("_")[0].removesuffix(".csv")]
+            columns = (headers or {}).get(file_name) or HEADERS[file_name.removesuffix(".csv").split("_")[0]]
             with (folder / file_name).open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
                 writer = csv.DictWriter(handle, columns, restval="", extrasaction="ignore", lineterminator=newline)
                 writer.writeheader()
