@@ -79,6 +79,7 @@ class PhaseResult:
     # CPU accounting over the measured window (from /proc): the server's processes, the load
     # generator's, and everything else on the machine (other users of a shared machine).
     server_cpu_ms_per_request: float | None = None
+    database_cpu_ms_per_request: float | None = None  # PostgreSQL backends of the benchmark's database
     loadgen_cores: float | None = None
     other_cores: float | None = None
 
@@ -100,10 +101,14 @@ class RunResult:
 
     @property
     def cpu_ratio(self) -> float | None:
-        """healthz's server CPU per request over the dossier read's: the throughput ratio that a
-        CPU-bound server would reach, much less sensitive to other load than the rates."""
+        """healthz's CPU per request over the dossier read's (server processes, plus PostgreSQL's
+        backends): the throughput ratio of a CPU-bound machine, much less sensitive to other load
+        than the rates themselves."""
         h, d = self.healthz.server_cpu_ms_per_request, self.dossier.server_cpu_ms_per_request
-        return h / d if h and d else None
+        if not h or not d:
+            return None
+        # the database's own processes share the same cores (PostgreSQL's backends)
+        return (h + (self.healthz.database_cpu_ms_per_request or 0)) / (d + (self.dossier.database_cpu_ms_per_request or 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,16 +162,26 @@ def machine_busy_seconds() -> float:
     return (sum(values) - idle - guest) / _CLK_TCK
 
 
+@dataclass(frozen=True)
+class Watched:
+    """The processes whose CPU time a phase accounts for: the server's, the database's."""
+
+    server: Sequence[int] = ()
+    database: Sequence[int] = ()
+
+
 @dataclass
 class CpuSample:
     at: float
     busy: float
     server: float
+    database: float
     loadgen: float
 
     @staticmethod
-    def take(server_pids: Sequence[int], loadgen: float) -> CpuSample:
-        return CpuSample(time.monotonic(), machine_busy_seconds(), process_cpu_seconds(server_pids), loadgen)
+    def take(watched: Watched, loadgen: float) -> CpuSample:
+        return CpuSample(time.monotonic(), machine_busy_seconds(), process_cpu_seconds(watched.server),
+                         process_cpu_seconds(watched.database), loadgen)
 
 
 def account_cpu(phase: PhaseResult, before: CpuSample, after: CpuSample) -> None:
@@ -174,11 +189,15 @@ def account_cpu(phase: PhaseResult, before: CpuSample, after: CpuSample) -> None
     if wall <= 0 or after.busy <= 0:
         return
     server = after.server - before.server
+    database = after.database - before.database
     loadgen = after.loadgen - before.loadgen
     if phase.requests:
-        phase.server_cpu_ms_per_request = server * 1000 * (phase.seconds / wall) / phase.requests
+        scale = 1000 * (phase.seconds / wall) / phase.requests
+        phase.server_cpu_ms_per_request = server * scale
+        if after.database or before.database:
+            phase.database_cpu_ms_per_request = database * scale
     phase.loadgen_cores = loadgen / wall
-    phase.other_cores = max(0.0, (after.busy - before.busy) - server - loadgen) / wall
+    phase.other_cores = max(0.0, (after.busy - before.busy) - server - database - loadgen) / wall
 
 
 def children_cpu_seconds() -> float:
@@ -436,13 +455,17 @@ def _to_ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int, threads: int, name: str) -> PhaseResult:
+def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int, threads: int, name: str,
+            watched: Watched | None = None) -> PhaseResult:
     args = ["wrk", "-t", str(max(1, min(threads, clients))), "-c", str(clients), "-d", f"{seconds}s",
             "--timeout", f"{int(SOCKET_TIMEOUT)}s", "--latency"]
     if token:
         args += ["-H", f"Authorization: Bearer {token}"]
     args.append(f"http://{HOST}:{port}{path}")
+    watched = watched or Watched()
+    before = CpuSample.take(watched, children_cpu_seconds())
     proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL)
+    after = CpuSample.take(watched, children_cpu_seconds())
     out = proc.stdout
     if proc.returncode != 0:
         raise RuntimeError(f"wrk exited {proc.returncode}: {proc.stderr.strip() or out.strip()}")
@@ -464,10 +487,13 @@ def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int,
         match = re.search(rf"^\s+{label}%\s+(\S+)", out, re.MULTILINE)
         if match:
             latency[label] = _to_ms(match.group(1))
-    return PhaseResult(
+    result = PhaseResult(
         name=name, path=path, tool="wrk", seconds=measured, requests=requests, non_2xx=non_2xx, errors=errors,
         rps=rps, p50_ms=latency.get("50"), p90_ms=latency.get("90"), p99_ms=latency.get("99"),
     )
+    if watched.server:
+        account_cpu(result, before, after)
+    return result
 
 
 def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bool]:
@@ -531,10 +557,15 @@ def _python_client(port: int, request: bytes, measure_from: float, stop_at: floa
     sock: socket.socket | None = None
     buffer = bytearray()
     clock = time.monotonic
+    cpu_start: float | None = None
+    cpu_end: float | None = None
     try:
         while True:
             started = clock()
+            if cpu_start is None and started >= measure_from:
+                cpu_start = time.process_time()
             if started >= stop_at:
+                cpu_end = time.process_time()
                 break
             try:
                 if sock is None:
@@ -561,10 +592,12 @@ def _python_client(port: int, request: bytes, measure_from: float, stop_at: floa
     finally:
         if sock is not None:
             sock.close()
-        queue.put((latencies, statuses, errors))
+        cpu = (cpu_end or time.process_time()) - cpu_start if cpu_start is not None else 0.0
+        queue.put((latencies, statuses, errors, cpu))
 
 
-def run_python(port: int, path: str, token: str | None, clients: int, seconds: float, warmup: float, name: str) -> PhaseResult:
+def run_python(port: int, path: str, token: str | None, clients: int, seconds: float, warmup: float, name: str,
+               watched: Watched | None = None) -> PhaseResult:
     headers = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: application/json", "Connection: keep-alive"]
     if token:
         headers.append(f"Authorization: Bearer {token}")
@@ -580,7 +613,12 @@ def run_python(port: int, path: str, token: str | None, clients: int, seconds: f
         proc.start()
     results = []
     deadline = stop_at + SOCKET_TIMEOUT + 10
+    before = after = None
     try:
+        time.sleep(max(0.0, measure_from - time.monotonic()))
+        before = CpuSample.take(watched or Watched(), 0.0)
+        time.sleep(max(0.0, stop_at - time.monotonic()))
+        after = CpuSample.take(watched or Watched(), 0.0)
         for _ in procs:
             results.append(queue.get(timeout=max(1.0, deadline - time.monotonic())))
     finally:
@@ -594,18 +632,22 @@ def run_python(port: int, path: str, token: str | None, clients: int, seconds: f
                 proc.join(5)
     latencies = sorted(value for result in results for value in result[0])
     statuses: dict[int, int] = {}
-    for _, status_counts, _ in results:
+    for _, status_counts, _, _ in results:
         for status, count in status_counts.items():
             statuses[status] = statuses.get(status, 0) + count
     errors = sum(result[2] for result in results)
     requests = sum(statuses.values())
     non_2xx = sum(count for status, count in statuses.items() if status // 100 != 2)
-    return PhaseResult(
+    result = PhaseResult(
         name=name, path=path, tool="python", seconds=seconds, requests=requests, non_2xx=non_2xx, errors=errors,
         rps=requests / seconds,
         p50_ms=_ms(percentile(latencies, 0.50)), p90_ms=_ms(percentile(latencies, 0.90)),
         p99_ms=_ms(percentile(latencies, 0.99)), statuses={str(k): v for k, v in sorted(statuses.items())},
     )
+    if watched and watched.server and before is not None and after is not None:
+        after.loadgen = sum(r[3] for r in results)
+        account_cpu(result, before, after)
+    return result
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -613,13 +655,13 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def run_phase(tool: str, port: int, path: str, token: str | None, clients: int, seconds: float, warmup: float,
-              wrk_threads: int, name: str) -> PhaseResult:
+              wrk_threads: int, name: str, watched: Watched | None = None) -> PhaseResult:
     if tool == "wrk":
         # wrk takes whole seconds; the warm-up is a separate, discarded run
         if warmup > 0:
             run_wrk(port, path, token, clients, max(1, round(warmup)), wrk_threads, name)
-        return run_wrk(port, path, token, clients, max(1, round(seconds)), wrk_threads, name)
-    return run_python(port, path, token, clients, seconds, warmup, name)
+        return run_wrk(port, path, token, clients, max(1, round(seconds)), wrk_threads, name, watched)
+    return run_python(port, path, token, clients, seconds, warmup, name, watched)
 
 
 # --------------------------------------------------------------------------------------------
@@ -630,32 +672,80 @@ def _fmt_ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} ms"
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def valid(phase: PhaseResult) -> bool:
+    return phase.non_2xx == 0 and phase.errors == 0 and phase.requests > 0
+
+
+def print_phase(phase: PhaseResult, indent: str = "    ") -> None:
+    flag = "" if valid(phase) else "   <-- NOT ALL 2xx: this figure is not valid"
+    log(f"{indent}{phase.name:<8} {phase.rps:8.1f} req/s ({phase.requests} in {phase.seconds:.1f} s)  "
+        f"p50 {_fmt_ms(phase.p50_ms)}  p90 {_fmt_ms(phase.p90_ms)}  p99 {_fmt_ms(phase.p99_ms)}  "
+        f"non-2xx={phase.non_2xx} errors={phase.errors}  "
+        f"server cpu {_fmt(phase.server_cpu_ms_per_request, '.3f')} ms/req, "
+        + (f"postgres cpu {phase.database_cpu_ms_per_request:.3f} ms/req, " if phase.database_cpu_ms_per_request is not None else "")
+        + f"load gen {_fmt(phase.loadgen_cores, '.2f')} cores, other load {_fmt(phase.other_cores, '.2f')} cores{flag}")
+
+
 def print_run(result: RunResult) -> None:
-    log(f"  workers={result.workers} clients={result.clients} tool={result.tool}")
-    for phase in (result.healthz, result.dossier):
-        bad = f"non-2xx={phase.non_2xx} errors={phase.errors}"
-        flag = "" if phase.non_2xx == 0 and phase.errors == 0 else "   <-- NOT ALL 2xx: this figure is not valid"
-        log(f"    {phase.name:<8} {phase.rps:9.1f} req/s  ({phase.requests} requests in {phase.seconds:.1f} s)  "
-            f"p50 {_fmt_ms(phase.p50_ms)}  p90 {_fmt_ms(phase.p90_ms)}  p99 {_fmt_ms(phase.p99_ms)}  {bad}{flag}")
-    log(f"    ratio dossier/healthz = {result.ratio:.3f}")
+    log(f"  workers={result.workers} clients={result.clients} tool={result.tool} "
+        f"repeats={max(1, len(result.repeats))}")
+    if len(result.repeats) > 1:
+        for i, (h, d) in enumerate(result.repeats, 1):
+            log(f"   repeat {i}: healthz {h.rps:.0f} req/s, dossier {d.rps:.0f} req/s, ratio {d.rps / h.rps if h.rps else 0:.3f}, "
+                f"other load {_fmt(h.other_cores, '.2f')}/{_fmt(d.other_cores, '.2f')} cores")
+        log("   median of the repeats:")
+    print_phase(result.healthz)
+    print_phase(result.dossier)
+    noisy = max(result.healthz.other_cores or 0, result.dossier.other_cores or 0)
+    log(f"    ratio dossier/healthz = {result.ratio:.3f} (throughput); "
+        f"{_fmt(result.cpu_ratio, '.3f')} (server CPU per request)"
+        + (f"   note: other processes used up to {noisy:.2f} cores meanwhile: a noisy figure" if noisy > 0.25 else ""))
 
 
 def summary_line(database: str, results: list[RunResult]) -> str:
     if not results:
         return f"SUMMARY {database}: no result"
     best = max(results, key=lambda r: r.ratio)
-    parts = [f"w{r.workers}/c{r.clients}: healthz {r.healthz.rps:.0f} dossier {r.dossier.rps:.0f} ratio {r.ratio:.3f}"
-             for r in results]
-    valid = all(r.healthz.non_2xx == 0 and r.dossier.non_2xx == 0 and r.dossier.errors == 0 for r in results)
+    parts = [f"w{r.workers}/c{r.clients}: healthz {r.healthz.rps:.0f} dossier {r.dossier.rps:.0f} req/s "
+             f"ratio {r.ratio:.3f} (cpu {_fmt(r.cpu_ratio, '.3f')})" for r in results]
+    all_valid = all(valid(h) and valid(d) for r in results for h, d in (r.repeats or [(r.healthz, r.dossier)]))
     target = ""
     if database == "sqlite":
-        target = f"; target >= {TARGET_RATIO_SQLITE}: {'MET' if best.ratio >= TARGET_RATIO_SQLITE else 'MISSED'} (best {best.ratio:.3f})"
+        target = (f"; target ratio >= {TARGET_RATIO_SQLITE}: "
+                  f"{'MET' if best.ratio >= TARGET_RATIO_SQLITE else 'MISSED'} (best {best.ratio:.3f})")
     return (f"SUMMARY {database}: tool={results[0].tool} " + " | ".join(parts) + target
-            + ("" if valid else "; WARNING: some responses were not 2xx"))
+            + ("" if all_valid else "; WARNING: some responses were not 2xx or failed"))
+
+
+def _median_phase(phases: list[PhaseResult]) -> PhaseResult:
+    ordered = sorted(phases, key=lambda p: p.rps)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 # --------------------------------------------------------------------------------------------
 # Main
+
+
+def postgres_backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving the benchmark's database (its connection pools)."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+    except Exception:  # accounting only: never fail the run for it
+        return []
+    return [int(row[0]) for row in rows]
+
+
+def watch(server: Server, env: dict[str, str]) -> Watched:
+    url = env.get("DOSSIER_DATABASE_URL", "")
+    return Watched(server.all_pids(), postgres_backend_pids(url) if url.startswith("postgresql") else ())
 
 
 def bench_database(database: str, args: argparse.Namespace, tool: str) -> list[RunResult]:
@@ -682,14 +772,18 @@ def bench_database(database: str, args: argparse.Namespace, tool: str) -> list[R
                     f"dossier sections {sorted(k for k in data if k not in ('subject_id', 'withheld'))}, "
                     f"withheld {[w.get('section') for w in data.get('withheld', [])]}")
                 for clients in args.clients:
-                    healthz = run_phase(tool, server.port, "/healthz", None, clients, args.seconds, args.warmup,
-                                        args.wrk_threads, "healthz")
-                    dossier = run_phase(tool, server.port, dossier_path, fixture.advisor_token, clients, args.seconds,
-                                        args.warmup, args.wrk_threads, "dossier")
-                    result = RunResult(database, workers, clients, tool, healthz, dossier)
+                    pairs: list[tuple[PhaseResult, PhaseResult]] = []
+                    for _ in range(args.repeat):
+                        healthz = run_phase(tool, server.port, "/healthz", None, clients, args.seconds, args.warmup,
+                                            args.wrk_threads, "healthz", watch(server, env))
+                        dossier = run_phase(tool, server.port, dossier_path, fixture.advisor_token, clients,
+                                            args.seconds, args.warmup, args.wrk_threads, "dossier", watch(server, env))
+                        pairs.append((healthz, dossier))
+                    result = RunResult(database, workers, clients, tool, _median_phase([h for h, _ in pairs]),
+                                       _median_phase([d for _, d in pairs]), pairs)
                     print_run(result)
                     results.append(result)
-                    if dossier.non_2xx:
+                    if any(not valid(d) for _, d in pairs):
                         log(f"    server log tail:\n{server.log_tail(10)}")
     return results
 
@@ -709,6 +803,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="warm-up seconds before each phase (default 2, or 1 when --seconds < 5)")
     parser.add_argument("--clients", type=_int_list, default=[8], help="concurrent clients, e.g. 8 or 4,8,16 (default 8)")
     parser.add_argument("--workers", type=_int_list, default=[2], help="gunicorn sync workers, e.g. 2 or 2,3 (default 2)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each (healthz, dossier) pair this many times and report the medians (default 1)")
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk when on PATH (auto), or the pure-Python client")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: leaves the cores to the server)")
@@ -722,6 +818,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.warmup is None:
         args.warmup = 2.0 if args.seconds >= 5 else 1.0
     args.seconds = min(args.seconds, 600.0)
+    args.repeat = min(max(args.repeat, 1), 20)
     args.warmup = min(max(args.warmup, 0.0), 60.0)
     return args
 
@@ -757,9 +854,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.write_text(json.dumps(
             {"nproc": os.cpu_count(), "python": platform.python_version(), "tool": tool,
              "seconds": args.seconds, "warmup": args.warmup,
-             "results": {db: [dict(asdict(r), ratio=r.ratio) for r in rs] for db, rs in all_results.items()}},
+             "results": {db: [dict(asdict(r), ratio=r.ratio, cpu_ratio=r.cpu_ratio) for r in rs] for db, rs in all_results.items()}},
             indent=2))
-    invalid = any(r.dossier.non_2xx or r.healthz.non_2xx for rs in all_results.values() for r in rs)
+    invalid = any(not (valid(h) and valid(d)) for rs in all_results.values() for r in rs
+                  for h, d in (r.repeats or [(r.healthz, r.dossier)]))
     return 1 if failed or invalid else 0
 
 

@@ -46,6 +46,9 @@ class Settings:
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "json"
     PROBLEM_TYPE_BASE: str = "https://dossier.example/problems/"
+    # The controller named on consent receipts.
+    CONTROLLER_NAME: str = "Service public de l'emploi (instance de démonstration)"
+    CONTROLLER_CONTACT: str = "dpo@dossier.example"
     SERVE_HOST: str = "127.0.0.1"
     SERVE_PORT: int = 8000
     SERVE_WORKERS: int = 2

@@ -7,17 +7,21 @@ step of the design records each decision here, in the same transaction).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.engine import Connection
 
 from core.crypto.sealing import WrappedKey
 from core.errors import Forbidden, Gone, NotFound
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
-from core.policy import Action, Decision, Facts, decide, relation_of
+from consent.store import live_consent_clause
+from core.policy import Action, Decision, Facts, consents_consulted, decide, relation_of
 
 
 class AccessRefused(Exception):
@@ -36,13 +40,19 @@ class Authorized:
     key: WrappedKey
 
 
-def _subject_query(subject_id: str, actor: Actor):  # type: ignore[no-untyped-def]
+@functools.cache
+def _facts_query(action: Action) -> Select[Any]:
+    """One statement: the subject's key, the caller's assignment, and each consent the action consults."""
     assigned = exists().where(
         seeker_assignments.c.subject_id == subjects.c.id,
-        seeker_assignments.c.advisor_id == actor.account_id,
+        seeker_assignments.c.advisor_id == bindparam("actor_id"),
     )
-    return select(subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, assigned).where(
-        subjects.c.id == subject_id
+    consents = [
+        exists().where(live_consent_clause(subjects.c.id, [purpose], bindparam("now"))).label(purpose)
+        for purpose in consents_consulted(action)
+    ]
+    return select(subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, assigned, *consents).where(
+        subjects.c.id == bindparam("subject_id")
     )
 
 
@@ -52,17 +62,20 @@ def authorize(
     action: Action,
     subject_id: str,
     requested: Iterable[str] | None = None,
+    *,
+    now: datetime,
 ) -> Authorized:
     """Decide ``action`` on ``subject_id`` for ``actor``; raise unless it is allowed.
 
     Raises NotFound for an unknown subject, AccessRefused when the policy denies, and Gone when
     the subject was erased (only an actor related to the subject learns that).
     """
-    row = conn.execute(_subject_query(subject_id, actor)).first()
+    row = conn.execute(_facts_query(action), {"subject_id": subject_id, "actor_id": actor.account_id, "now": now}).first()
     if row is None:
         raise NotFound()
-    wrapped_dek, kek_version, erased_at, assigned = row
-    facts = Facts(subject_id=subject_id, relation=relation_of(actor, subject_id, bool(assigned)))
+    wrapped_dek, kek_version, erased_at, assigned, *consented = row
+    live = frozenset(p for p, granted in zip(consents_consulted(action), consented, strict=True) if granted)
+    facts = Facts(subject_id, relation_of(actor, subject_id, bool(assigned)), live)
     decision = decide(actor, action, facts, requested)
     if not decision:
         raise AccessRefused(decision)

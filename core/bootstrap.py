@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 
 from config.settings import Settings
+from consent.store import load_catalogue
 from core.crypto.keyring import LocalKeyring
 from core.db import make_engine, migrate
 from core.identity.signing import SigningKeys
@@ -31,6 +32,8 @@ def initialise(settings: Settings) -> Iterator[str]:
         migrate(engine)
         yield "database: at the latest migration"
         with engine.begin() as conn:
+            added = load_catalogue(conn)
+            yield f"purposes: added {', '.join(added)}" if added else "purposes: present"
             if conn.execute(select(func.count()).select_from(taxonomy_concepts)).scalar_one() == 0:
                 report = load_default(conn)
                 yield f"taxonomy: loaded the default ({report.occupations} occupations, {report.skills} skills)"

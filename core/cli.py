@@ -207,3 +207,33 @@ def taxonomy_import(path: Path) -> None:
 
 def main() -> None:
     cli(prog_name="dossier")
+
+
+@cli.group("purposes")
+def purposes_group() -> None:
+    """The purpose catalogue."""
+
+
+@purposes_group.command("list")
+@with_appcontext
+@_friendly
+def purposes_list() -> None:
+    """Print the catalogue as JSON lines."""
+    from consent.service import list_purposes
+
+    for entry in list_purposes(runtime()):
+        _print(entry)
+
+
+@purposes_group.command("notice")
+@click.argument("purpose")
+@click.option("--fr", "text_fr", required=True, help="The new notice text in French.")
+@click.option("--en", "text_en", required=True, help="The new notice text in English.")
+@click.option("--material", is_flag=True, help="A material change: consents given under older notices must be given again.")
+@with_appcontext
+@_friendly
+def purposes_notice(purpose: str, text_fr: str, text_en: str, material: bool) -> None:
+    """Publish a new version of a purpose's notice."""
+    from consent.service import publish_notice
+
+    _print(publish_notice(runtime(), purpose, text_fr, text_en, material))

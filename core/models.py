@@ -43,9 +43,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC time. Times are stored in UTC; SQLite returns them without their zone."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def iso_utc(moment: datetime) -> str:
-    """ISO 8601 with the UTC offset; SQLite returns stored times without their zone."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    """ISO 8601 with the UTC offset."""
+    return as_utc(moment).isoformat()
 
 
 class Base(DeclarativeBase):

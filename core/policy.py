@@ -30,6 +30,12 @@ class Action(StrEnum):
     ACTIVITIES_READ = "dossier:activities:read"
     SUBJECT_LOOKUP = "dossier:subject:lookup"
     SUBJECT_ERASE = "dossier:subject:erase"
+    CONSENTS_READ = "consent:consent:read"
+    CONSENT_GRANT = "consent:consent:grant"
+    CONSENT_WITHDRAW = "consent:consent:withdraw"
+    # An advisor records a consent (or withdrawal) the seeker gave in person: the seeker's act.
+    CONSENT_RECORD_IN_PERSON = "consent:consent:record"
+    RECEIPTS_READ = "consent:receipt:read"
 
 
 class Relation(StrEnum):
@@ -108,12 +114,19 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.ACTIVITY_RECORD, SELF, ACTIVITY, Purpose.SUBJECT_RIGHTS),
     Rule(Action.ACTIVITIES_READ, SELF, ACTIVITY, Purpose.SUBJECT_RIGHTS),
     Rule(Action.SUBJECT_ERASE, SELF, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
+    # Consent acts touch no dossier category; only the seeker gives or withdraws a consent.
+    Rule(Action.CONSENTS_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    Rule(Action.CONSENT_GRANT, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    Rule(Action.CONSENT_WITHDRAW, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    Rule(Action.RECEIPTS_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
     # An assigned advisor works under the public task: identity and contact history.
     Rule(Action.DOSSIER_READ, ADVISOR, IDENTITY | CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.IDENTITY_WRITE, ADVISOR, IDENTITY, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.PROFILE_VALIDATE, ADVISOR, PROFILE, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONTACT_RECORD, ADVISOR, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.SUBJECT_LOOKUP, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.CONSENTS_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.CONSENT_RECORD_IN_PERSON, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     # ... and the job-search activity only while the seeker's activity consent is live.
     Rule(Action.DOSSIER_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
     Rule(Action.ACTIVITIES_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
@@ -121,6 +134,11 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.SUBJECT_ERASE, Relation.ADMIN, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
     Rule(Action.SUBJECT_LOOKUP, Relation.ADMIN, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
 )
+
+
+def consents_consulted(action: Action) -> tuple[str, ...]:
+    """The purposes whose consent some rule for ``action`` depends on (what the caller must load)."""
+    return tuple(sorted({rule.purpose.value for rule in RULES if rule.action is action and rule.needs_consent}))
 
 
 def relation_of(actor: Actor, subject_id: str, assigned: bool) -> Relation:

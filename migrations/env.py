@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import consent.models  # noqa: F401 - registers the consent tables on the metadata
 from core.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -103,6 +103,7 @@ from core.identity import accounts  # noqa: E402
 from core.identity.roles import Role  # noqa: E402
 from core.identity.signing import SigningKeys  # noqa: E402
 from core.runtime import Runtime, instance_files, runtime  # noqa: E402
+from consent.store import load_catalogue  # noqa: E402
 from core.taxonomy.service import load_default  # noqa: E402
 
 
@@ -128,6 +129,7 @@ def app(instance: Path, database_url: str) -> Iterator[Flask]:
     })
     with runtime(app).engine.begin() as conn:
         load_default(conn)
+        load_catalogue(conn)
     yield app
     runtime(app).engine.dispose()
 

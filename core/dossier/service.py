@@ -34,7 +34,7 @@ SECTION_ORDER = ("identity", "profile", "contacts", "activities")
 def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
     """The dossier as ``actor`` may see it; withheld sections are absent and listed."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.DOSSIER_READ, subject_id)
+        access = authorize(conn, actor, Action.DOSSIER_READ, subject_id, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
     dossier: dict[str, Any] = {"subject_id": subject_id}
@@ -45,7 +45,7 @@ def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
 
 def list_activities(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.ACTIVITIES_READ, subject_id, ACTIVITY)
+        access = authorize(conn, actor, Action.ACTIVITIES_READ, subject_id, ACTIVITY, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
     return [_activity(r) for r in opened if r.kind == RecordKind.ACTIVITY]
@@ -54,7 +54,7 @@ def list_activities(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str
 def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
     """Everything held about the seeker, as portable JSON (GDPR article 20)."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.DOSSIER_EXPORT, subject_id)
+        access = authorize(conn, actor, Action.DOSSIER_EXPORT, subject_id, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
         account = conn.execute(
@@ -80,7 +80,7 @@ def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]
 def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str, Any]) -> dict[str, Any]:
     """Replace the identity; keeps the blind indexes of national id and e-mail in step."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY)
+        access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         record_id = store.singleton_record_id(conn, subject_id, RecordKind.IDENTITY)
         key = rt.keys.blind_index_key()
@@ -103,7 +103,7 @@ def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str,
     """Change some profile fields. A changed value is declared again: its validation lapses."""
     with rt.transaction() as conn:
         _check_codes(conn, changes)
-        access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE)
+        access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE)
         current = _profile_values(conn, cipher, subject_id)
@@ -125,7 +125,7 @@ def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str,
 def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: str, evidence: str) -> dict[str, Any]:
     """An advisor marks a declared profile field as validated, naming the evidence."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]})
+        access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]}, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         current = _profile_values(conn, cipher, subject_id).get(field)
         if current is None:
@@ -145,7 +145,7 @@ def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: st
 
 def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any]) -> dict[str, Any]:
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.CONTACT_RECORD, subject_id, CONTACTS)
+        access = authorize(conn, actor, Action.CONTACT_RECORD, subject_id, CONTACTS, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
         values = {f: contact[f] for f in CONTACT_FIELDS}
@@ -158,7 +158,7 @@ def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str
 def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[str, Any]) -> dict[str, Any]:
     category = ACTIVITY_CATEGORY[activity["kind"]]
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category})
+        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category}, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now)
         values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
@@ -174,7 +174,7 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
     removed. Records keep only references, so that the access log stays verifiable.
     """
     with rt.transaction() as conn:
-        authorize(conn, actor, Action.SUBJECT_ERASE, subject_id)
+        authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=rt.clock())
         now = rt.clock()
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
         conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id))

@@ -73,6 +73,7 @@ class ApiBlueprint:
         status: int = 200,
         public: bool = False,
         errors: tuple[int, ...] = (),
+        body_required: bool = True,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         body_schema = body() if body else None
         query_schema = query() if query else None
@@ -84,7 +85,8 @@ class ApiBlueprint:
                 if not public:
                     kwargs["actor"] = authenticate()
                 if body_schema is not None:
-                    kwargs["body"] = _load(body_schema, _json_body())
+                    data = _json_body() if body_required or request.content_length else {}
+                    kwargs["body"] = _load(body_schema, data)
                 if query_schema is not None:
                     kwargs["query"] = _load(query_schema, request.args.to_dict())
                 result = function(**kwargs)

@@ -64,6 +64,10 @@ class SigningKeys:
     def key(self, use: KeyUse) -> OKPKey:
         return self._keys[use]
 
+    def public_keyset(self, use: KeyUse) -> KeySet:
+        """The public key of ``use``, for verifying what this instance signed."""
+        return KeySet([OKPKey.import_key(self._keys[use].as_dict(private=False))])
+
     def jwks(self) -> dict[str, Any]:
         """The public keys as a JWK Set, each with its ``kid``, ``use`` and ``alg``."""
         keys = []

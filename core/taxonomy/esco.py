@@ -168,7 +168,7 @@ def _read(entry: Traversable, required: Sequence[str], optional: Sequence[str] =
                 line, start = start, reader.line_num + 1
                 if any(row):
                     yield line, [row[p] if p is not None and p < len(row) else "" for p in positions]
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
             raise TaxonomyImportError(f"{entry.name}, near line {reader.line_num + 1}: not UTF-8 text") from None
         except csv.Error as exc:
             raise TaxonomyImportError(f"{entry.name}, line {reader.line_num}: {exc}") from None

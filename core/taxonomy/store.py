@@ -67,9 +67,8 @@ def _load_concepts(conn: Connection) -> dict[str, _Stored]:
 
 def _upsert_concepts(conn: Connection, concepts: dict[str, ParsedConcept], scheme: str) -> dict[str, _Stored]:
     t = taxonomy_concepts
-    existing = {
-        row.code: row for row in conn.execute(select(t.c.id, t.c.code, t.c.kind, t.c.scheme, t.c.isco_group, t.c.esco_code))
-    }
+    rows = conn.execute(select(t.c.id, t.c.code, t.c.kind, t.c.scheme, t.c.isco_group, t.c.esco_code))
+    existing = {row.code: row for row in rows}
     new: list[dict[str, object]] = []
     changed: list[dict[str, object]] = []
     for code, concept in concepts.items():
@@ -87,7 +86,9 @@ def _upsert_concepts(conn: Connection, concepts: dict[str, ParsedConcept], schem
         elif row.kind != concept.kind:
             # Checked before the first write: profiles refer to codes, and a code silently
             # turning from a skill into an occupation would corrupt them.
-            raise TaxonomyImportError(f"{code} is stored as {_A[row.kind]}, but the files list it as {_A[concept.kind]}")
+            raise TaxonomyImportError(
+                f"{code} is stored as {_A[row.kind]}, but the files list it as {_A[concept.kind]}"
+            )
         elif (row.scheme, row.isco_group, row.esco_code) != (scheme, concept.isco_group, concept.esco_code):
             changed.append(
                 {"b_id": row.id, "b_scheme": scheme, "b_isco": concept.isco_group, "b_esco": concept.esco_code}
@@ -108,7 +109,9 @@ def _upsert_concepts(conn: Connection, concepts: dict[str, ParsedConcept], schem
 
 def _upsert_labels(conn: Connection, files: ParsedFiles, stored: dict[str, _Stored]) -> None:
     t = taxonomy_labels
-    rows = conn.execute(select(t.c.concept_id, t.c.lang, t.c.label, t.c.search_text).where(t.c.lang.in_(files.languages)))
+    rows = conn.execute(
+        select(t.c.concept_id, t.c.lang, t.c.label, t.c.search_text).where(t.c.lang.in_(files.languages))
+    )
     existing = {(concept_id, lang): (label, text) for concept_id, lang, label, text in rows}
     new: list[dict[str, object]] = []
     changed: list[dict[str, object]] = []

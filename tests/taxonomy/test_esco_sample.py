@@ -106,7 +106,9 @@ def test_reads_the_v1_2_relations_file_name_and_columns(
     engine: Engine, esco_sample: Path, make_folder: MakeFolder
 ) -> None:
     occupations = [r for r in read_sample(esco_sample / "occupations_en.csv") if r["conceptUri"] == TILE_FITTER]
-    relations = [r for r in read_sample(esco_sample / "occupationSkillRelations.csv") if r["occupationUri"] == TILE_FITTER]
+    relations = [
+        r for r in read_sample(esco_sample / "occupationSkillRelations.csv") if r["occupationUri"] == TILE_FITTER
+    ]
     skill_codes = {r["skillUri"] for r in relations}
     skills = [r for r in read_sample(esco_sample / "skills_en.csv") if r["conceptUri"] in skill_codes]
     labels = {r["conceptUri"]: r["preferredLabel"] for r in occupations + skills}

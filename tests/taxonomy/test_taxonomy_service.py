@@ -58,7 +58,11 @@ def test_search_matches_labels_whatever_the_case_accents_and_language(
 
 def test_search_returns_codes_and_both_labels(conn: Connection) -> None:
     assert search(conn, "skill", "forklift") == [
-        {"code": "skill.forklift-operation", "label_fr": "conduire un chariot élévateur", "label_en": "operate a forklift"}
+        {
+            "code": "skill.forklift-operation",
+            "label_fr": "conduire un chariot élévateur",
+            "label_en": "operate a forklift",
+        }
     ]
 
 
@@ -90,7 +94,8 @@ def test_search_applies_the_limit_to_matches(conn: Connection) -> None:
 def test_concepts_without_a_french_label_come_last_with_none_for_it(
     conn: Connection, make_folder: Callable[..., Path]
 ) -> None:
-    folder = make_folder({"occupations_en.csv": [{"conceptUri": "occ.aaa", "iscoGroup": "9999", "preferredLabel": "aaa"}]})
+    aaa = {"conceptUri": "occ.aaa", "iscoGroup": "9999", "preferredLabel": "aaa"}
+    folder = make_folder({"occupations_en.csv": [aaa]})
     import_esco(conn, folder, scheme="test")
 
     listed = search(conn, "occupation", None, limit=1000)

@@ -1,0 +1,85 @@
+"""Marshmallow schemas of the consent API."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+CHANNELS = ("web", "in_person", "call_centre")
+
+
+class NoticeTextSchema(Schema):
+    fr = fields.String()
+    en = fields.String()
+
+
+class PurposeSchema(Schema):
+    purpose = fields.String()
+    legal_basis = fields.String(metadata={"enum": ["consent", "legal_obligation", "public_task"]})
+    categories = fields.List(fields.String())
+    recipients = fields.List(fields.String())
+    retention_days = fields.Integer()
+    notice_version = fields.Integer()
+    notice_material = fields.Boolean()
+    notice_sha256 = fields.String()
+    notice = fields.Nested(NoticeTextSchema)
+    seeker_controlled = fields.Boolean()
+
+
+class ConsentStateSchema(Schema):
+    purpose = fields.String()
+    state = fields.String(metadata={"enum": ["granted", "withdrawn", "expired", "never"]})
+    granted_at = fields.String(allow_none=True)
+    withdrawn_at = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True)
+    notice_version = fields.Integer(allow_none=True)
+    current_notice_version = fields.Integer()
+    reconsent_required = fields.Boolean()
+    receipt_id = fields.String(allow_none=True)
+    channel = fields.String(allow_none=True)
+
+
+class GrantSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    purpose = fields.String(required=True, validate=validate.Length(1, 64))
+    notice_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
+    expires_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
+
+
+class WithdrawQuerySchema(Schema):
+    channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
+
+
+class PublicationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    notice_versions = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True), load_default=None)
+    channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
+
+
+class ReceiptSchema(Schema):
+    receipt_id = fields.String()
+    version = fields.String()
+    timestamp = fields.String()
+    controller = fields.Dict()
+    subject_ref = fields.String()
+    purpose = fields.String()
+    categories = fields.List(fields.String())
+    legal_basis = fields.String()
+    notice = fields.Dict()
+    state = fields.String()
+    expires_at = fields.String(allow_none=True)
+    collection_method = fields.String()
+    recorded_by = fields.Dict()
+    jws = fields.String(metadata={"description": "compact JWS of the receipt, key in /.well-known/jwks.json"})
+
+
+class ReceiptListItemSchema(Schema):
+    receipt_id = fields.String()
+    purpose = fields.String()
+    state = fields.String()
+    timestamp = fields.String()
+    jws = fields.String()

@@ -1,0 +1,1 @@
+"""Tests of core.taxonomy: the ESCO importer, the shipped taxonomy and the search service."""
