@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from consent import service as consent_service
 from core.dossier import service
 from core.errors import NotFound
 from core.identity import accounts
@@ -40,6 +41,7 @@ SEEKERS: dict[str, dict[str, Any]] = {
                     "working_time": ["full_time"], "licences": ["B"]},
         "activities": [("application", "2026-11-02T09:30:00+01:00", "Candidature spontanée chez un chaudronnier")],
         "contacts": [("in_person", "2026-10-20T10:00:00+01:00", "Premier entretien de diagnostic")],
+        "publish": True,
     },
     "youssef.demo": {
         "identity": {"name": "Youssef Démo", "email": "youssef.demo@example.org", "phone": None, "national_id": None,
@@ -113,3 +115,5 @@ def _fill(rt: Runtime, seeker: accounts.AccountInfo, advisor: accounts.AccountIn
         service.record_activity(rt, as_seeker, subject_id, {"kind": kind, "occurred_at": datetime.fromisoformat(at), "description": description})
     for channel, at, summary in content["contacts"]:
         service.record_contact(rt, as_advisor, subject_id, {"channel": channel, "occurred_at": datetime.fromisoformat(at), "summary": summary})
+    if content.get("publish"):
+        consent_service.publish(rt, as_seeker, subject_id, None)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
+from consent import store as consent_store
 from core.access import authorize, require_role
 from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
 from core.crypto.blind_index import IndexKind, blind_index
@@ -63,12 +64,18 @@ def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]
         advisors = list(
             conn.execute(select(seeker_assignments.c.advisor_id).where(seeker_assignments.c.subject_id == subject_id)).scalars()
         )
+        consents = [
+            {"receipt_id": r["id"], "purpose": r["purpose"], "state": r["state"], "timestamp": iso_utc(r["occurred_at"]),
+             "receipt_jws": r["receipt_jws"]}
+            for r in consent_store.receipts(conn, subject_id)
+        ]
     export: dict[str, Any] = {
         "format": "dossier-export/1",
         "exported_at": rt.clock().isoformat(),
         "subject_id": subject_id,
         "account": {"id": account.id, "username": account.username, "created_at": iso_utc(account.created_at)},
         "assigned_advisors": advisors,
+        "consents": consents,
     }
     export.update(_sections(opened, access.decision))
     return export

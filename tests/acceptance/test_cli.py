@@ -89,6 +89,8 @@ def test_demo_is_idempotent(cli, client) -> None:
     marie = next(line for line in first.output.splitlines() if "marie.demo" in line).split("subject_id=")[1]
     dossier = client.get(f"/api/v1/seekers/{marie}/dossier", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert dossier["identity"]["name"] == "Marie Exemple" and len(dossier["contacts"]) == 1
+    # Marie published her profile: her advisor sees her job-search activities.
+    assert len(dossier["activities"]) == 1 and [w["section"] for w in dossier["withheld"]] == ["profile"]
 
 
 def test_keys_rotate_rewraps_every_data_key(cli, client, seeker) -> None:

@@ -147,6 +147,11 @@ def test_export_holds_everything_about_the_seeker(client, seeker: Person, adviso
     assert len(export["contacts"]) == 1
     assert export["assigned_advisors"] == [advisor.id]
     assert export["account"]["username"] == seeker.username
+    assert export["consents"] == []
+    client.post(base(seeker) + "/publication", headers=seeker.auth)
+    export = client.get(base(seeker) + "/export", headers=seeker.auth).get_json()
+    assert sorted(c["purpose"] for c in export["consents"]) == ["activity.advisor_access", "profile.matching"]
+    assert all(c["receipt_jws"].count(".") == 2 for c in export["consents"])
 
 
 def test_malformed_bodies_get_problems(client, seeker: Person) -> None:
