@@ -21,7 +21,8 @@ from core.errors import Forbidden, Gone, NotFound
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
 from consent.store import live_consent_clause
-from core.policy import Action, Decision, Facts, consents_consulted, decide, relation_of
+from core.db import WRITE_OPTION
+from core.policy import READ_ACTIONS, Action, Decision, Facts, consents_consulted, decide, relation_of
 
 
 class AccessRefused(Exception):
@@ -51,9 +52,12 @@ def _facts_query(action: Action) -> Select[Any]:
         exists().where(live_consent_clause(subjects.c.id, [purpose], bindparam("now"))).label(purpose)
         for purpose in consents_consulted(action)
     ]
-    return select(subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, assigned, *consents).where(
+    query = select(subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, assigned, *consents).where(
         subjects.c.id == bindparam("subject_id")
     )
+    # A write locks the subject's row (PostgreSQL; SQLite's write transaction already holds the
+    # lock): an erasure or another write cannot slip between this decision and the write.
+    return query if action in READ_ACTIONS else query.with_for_update(of=subjects)
 
 
 def authorize(
@@ -70,6 +74,8 @@ def authorize(
     Raises NotFound for an unknown subject, AccessRefused when the policy denies, and Gone when
     the subject was erased (only an actor related to the subject learns that).
     """
+    if action not in READ_ACTIONS and not conn.get_execution_options().get(WRITE_OPTION):
+        raise RuntimeError(f"{action} must run in rt.transaction(write=True)")
     row = conn.execute(_facts_query(action), {"subject_id": subject_id, "actor_id": actor.account_id, "now": now}).first()
     if row is None:
         raise NotFound()

@@ -23,11 +23,19 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; we issue it ourselves so that a
-        # read-then-write transaction holds a snapshot from its first statement.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling is off (isolation_level None); we begin ourselves.
+        # A write transaction begins IMMEDIATE: it takes the write lock first, so that what it
+        # reads cannot change before it writes (a deferred one would fail with SQLITE_BUSY).
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+WRITE_OPTION = "dossier_write"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -47,6 +47,12 @@ class Relation(StrEnum):
     NONE = "none"
 
 
+READ_ACTIONS: frozenset[Action] = frozenset({
+    Action.DOSSIER_READ, Action.DOSSIER_EXPORT, Action.ACTIVITIES_READ, Action.SUBJECT_LOOKUP,
+    Action.CONSENTS_READ, Action.RECEIPTS_READ,
+})
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the caller loaded about the subject for this decision."""

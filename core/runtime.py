@@ -17,7 +17,7 @@ from core.access import AccessRefused
 from core.crypto.interfaces import KeyProvider
 from core.crypto.keyring import LocalKeyring
 from core.crypto.sealing import Sealer
-from core.db import make_engine
+from core.db import WRITE_OPTION, make_engine
 from core.identity.signing import SigningKeyError, SigningKeys
 from core.identity.tokens import TokenService
 from core.models import utcnow
@@ -39,13 +39,18 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
         """One user action: commits on success, rolls back on error.
+
+        A ``write`` transaction takes the write lock at once on SQLite, and lets ``authorize``
+        lock the subject's row on PostgreSQL, so what it decided on cannot change under it.
 
         NOTE: a refused access still commits, so that the record of the refusal is kept
         (invariant 2); the refusal is raised before anything is written.
         """
         with self.engine.connect() as conn:
+            if write:
+                conn.execution_options(**{WRITE_OPTION: True})
             conn.begin()
             try:
                 yield conn

@@ -15,8 +15,28 @@ CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
 LICENCES = ("AM", "A1", "A2", "A", "B", "BE", "C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "G")
 CONTRACT_TYPES = ("permanent", "fixed_term", "temporary_agency", "replacement", "student", "apprenticeship", "self_employed")
 WORKING_TIME = ("full_time", "part_time")
-POSTAL_CODE = validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$", error="Code postal invalide / invalid postal code.")
-PHONE = re.compile(r"^\+?[0-9][0-9 ./()-]{6,22}$")
+# Patterns end with \Z: "$" would also accept a trailing newline.
+POSTAL_CODE = validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}\Z", error="Code postal invalide / invalid postal code.")
+PHONE = re.compile(r"^\+?[0-9][0-9 ./()-]{6,22}\Z")
+
+
+class Text(fields.String):
+    """A string with no NUL byte and no lone surrogate (which no encoder can write back)."""
+
+    default_error_messages = {"unsafe": "Caractères non permis / characters not allowed."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+            raise self.make_error("unsafe")
+        return text
+
+
+class Integer(fields.Integer):
+    """An integer that refuses 25.7 rather than truncating it to 25."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
 
 
 def belgian_national_id_is_valid(digits: str) -> bool:
@@ -33,19 +53,19 @@ class StrictSchema(Schema):
 
 
 class AddressSchema(StrictSchema):
-    street = fields.String(required=True, validate=validate.Length(1, 200))
-    postal_code = fields.String(required=True, validate=POSTAL_CODE)
-    city = fields.String(required=True, validate=validate.Length(1, 100))
-    country = fields.String(load_default="BE", validate=validate.Regexp(r"^[A-Z]{2}$"))
+    street = Text(required=True, validate=validate.Length(1, 200))
+    postal_code = Text(required=True, validate=POSTAL_CODE)
+    city = Text(required=True, validate=validate.Length(1, 100))
+    country = Text(load_default="BE", validate=validate.Regexp(r"^[A-Z]{2}\Z"))
 
 
 class IdentitySchema(StrictSchema):
     """The seeker's identity (PUT replaces it whole)."""
 
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = Text(required=True, validate=validate.Length(1, 200))
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
-    phone = fields.String(load_default=None, allow_none=True)
-    national_id = fields.String(load_default=None, allow_none=True, metadata={"description": "numéro de registre national"})
+    phone = Text(load_default=None, allow_none=True)
+    national_id = Text(load_default=None, allow_none=True, metadata={"description": "numéro de registre national"})
     birth_date = fields.Date(load_default=None, allow_none=True)
     address = fields.Nested(AddressSchema, load_default=None, allow_none=True)
 
@@ -72,28 +92,28 @@ class IdentitySchema(StrictSchema):
 
 
 class LanguageSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{2,3}$"), metadata={"description": "ISO 639"})
-    level = fields.String(required=True, validate=validate.OneOf(CEFR_LEVELS), metadata={"description": "CEFR"})
+    code = Text(required=True, validate=validate.Regexp(r"^[a-z]{2,3}\Z"), metadata={"description": "ISO 639"})
+    level = Text(required=True, validate=validate.OneOf(CEFR_LEVELS), metadata={"description": "CEFR"})
 
 
 class EducationSchema(StrictSchema):
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    institution = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    level = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
-    year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1950, 2100))
+    title = Text(required=True, validate=validate.Length(1, 200))
+    institution = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    level = Text(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    year = Integer(load_default=None, allow_none=True, validate=validate.Range(1950, 2100))
 
 
 class ExperienceSchema(StrictSchema):
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    occupation = fields.String(load_default=None, allow_none=True)
-    employer = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    title = Text(required=True, validate=validate.Length(1, 200))
+    occupation = Text(load_default=None, allow_none=True)
+    employer = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     start = fields.Date(load_default=None, allow_none=True)
     end = fields.Date(load_default=None, allow_none=True)
-    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    description = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 def _codes() -> fields.List:
-    return fields.List(fields.String(validate=validate.Length(1, 255)), validate=validate.Length(max=100))
+    return fields.List(Text(validate=validate.Length(1, 255)), allow_none=True, validate=validate.Length(max=100))
 
 
 class ProfilePatchSchema(StrictSchema):
@@ -101,15 +121,15 @@ class ProfilePatchSchema(StrictSchema):
 
     occupations = _codes()
     skills = _codes()
-    languages = fields.List(fields.Nested(LanguageSchema), validate=validate.Length(max=30))
-    education = fields.List(fields.Nested(EducationSchema), validate=validate.Length(max=30))
-    experience = fields.List(fields.Nested(ExperienceSchema), validate=validate.Length(max=50))
-    postal_code = fields.String(allow_none=True, validate=POSTAL_CODE)
-    mobility_radius_km = fields.Integer(allow_none=True, validate=validate.Range(0, 500))
+    languages = fields.List(fields.Nested(LanguageSchema), allow_none=True, validate=validate.Length(max=30))
+    education = fields.List(fields.Nested(EducationSchema), allow_none=True, validate=validate.Length(max=30))
+    experience = fields.List(fields.Nested(ExperienceSchema), allow_none=True, validate=validate.Length(max=50))
+    postal_code = Text(allow_none=True, validate=POSTAL_CODE)
+    mobility_radius_km = Integer(allow_none=True, validate=validate.Range(0, 500))
     available_from = fields.Date(allow_none=True)
-    contract_types = fields.List(fields.String(validate=validate.OneOf(CONTRACT_TYPES)), allow_none=True)
-    working_time = fields.List(fields.String(validate=validate.OneOf(WORKING_TIME)), allow_none=True)
-    licences = fields.List(fields.String(validate=validate.OneOf(LICENCES)), allow_none=True)
+    contract_types = fields.List(Text(validate=validate.OneOf(CONTRACT_TYPES)), allow_none=True)
+    working_time = fields.List(Text(validate=validate.OneOf(WORKING_TIME)), allow_none=True)
+    licences = fields.List(Text(validate=validate.OneOf(LICENCES)), allow_none=True)
 
     @post_load
     def _json_ready(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -125,53 +145,53 @@ class ProfilePatchSchema(StrictSchema):
 
 
 class ValidationRequestSchema(StrictSchema):
-    field = fields.String(required=True, validate=validate.OneOf(sorted(PROFILE_FIELDS)))
-    evidence = fields.String(required=True, validate=validate.Length(1, 1000))
+    field = Text(required=True, validate=validate.OneOf(sorted(PROFILE_FIELDS)))
+    evidence = Text(required=True, validate=validate.Length(1, 1000))
 
 
 class ProvenanceSchema(Schema):
-    source = fields.String(metadata={"description": "seeker (declared) or advisor (validated)"})
-    declared_at = fields.String()
-    validated_by = fields.String()
-    validated_at = fields.String()
-    evidence = fields.String()
+    source = Text(metadata={"description": "seeker (declared) or advisor (validated)"})
+    declared_at = Text()
+    validated_by = Text()
+    validated_at = Text()
+    evidence = Text()
 
 
 class ContactInSchema(StrictSchema):
-    channel = fields.String(required=True, validate=validate.OneOf(CONTACT_CHANNELS))
+    channel = Text(required=True, validate=validate.OneOf(CONTACT_CHANNELS))
     occurred_at = fields.AwareDateTime(required=True, format="iso")
-    summary = fields.String(required=True, validate=validate.Length(1, 4000))
+    summary = Text(required=True, validate=validate.Length(1, 4000))
 
 
 class ContactSchema(ContactInSchema):
-    id = fields.String()
-    recorded_by = fields.String(allow_none=True)
-    recorded_at = fields.String()
+    id = Text()
+    recorded_by = Text(allow_none=True)
+    recorded_at = Text()
 
 
 class ActivityInSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(sorted(ACTIVITY_CATEGORY)))
+    kind = Text(required=True, validate=validate.OneOf(sorted(ACTIVITY_CATEGORY)))
     occurred_at = fields.AwareDateTime(required=True, format="iso")
-    description = fields.String(required=True, validate=validate.Length(1, 4000))
+    description = Text(required=True, validate=validate.Length(1, 4000))
 
 
 class ActivitySchema(ActivityInSchema):
-    id = fields.String()
-    recorded_at = fields.String()
+    id = Text()
+    recorded_at = Text()
 
 
 class WithheldSchema(Schema):
-    section = fields.String()
-    reason = fields.String()
-    consent = fields.String(allow_none=True)
+    section = Text()
+    reason = Text()
+    consent = Text(allow_none=True)
 
 
 class ProfileSchema(ProfilePatchSchema):
-    provenance = fields.Dict(keys=fields.String(), values=fields.Nested(ProvenanceSchema))
+    provenance = fields.Dict(keys=Text(), values=fields.Nested(ProvenanceSchema))
 
 
 class DossierSchema(Schema):
-    subject_id = fields.String()
+    subject_id = Text()
     identity = fields.Nested(IdentitySchema)
     profile = fields.Nested(ProfileSchema)
     contacts = fields.List(fields.Nested(ContactSchema))
@@ -180,7 +200,7 @@ class DossierSchema(Schema):
 
 
 class LookupSchema(StrictSchema):
-    national_id = fields.String(load_default=None)
+    national_id = Text(load_default=None)
     email = fields.Email(load_default=None)
 
     @post_load
@@ -191,4 +211,4 @@ class LookupSchema(StrictSchema):
 
 
 class LookupResultSchema(Schema):
-    subject_ids = fields.List(fields.String())
+    subject_ids = fields.List(Text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 
 from consent import store as consent_store
@@ -86,7 +87,7 @@ def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]
 
 def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str, Any]) -> dict[str, Any]:
     """Replace the identity; keeps the blind indexes of national id and e-mail in step."""
-    with rt.transaction() as conn:
+    with rt.transaction(write=True) as conn:
         access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         record_id = store.singleton_record_id(conn, subject_id, RecordKind.IDENTITY)
@@ -96,7 +97,12 @@ def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str,
             digest = blind_index(key, IndexKind.NATIONAL_ID, national_id)
             if any(other != subject_id for other in store.subjects_by_index(conn, IndexKind.NATIONAL_ID, digest)):
                 raise Conflict("Ce numéro de registre national est déjà lié à un autre dossier.", field="national_id")
-            store.set_blind_index(conn, subject_id, IndexKind.NATIONAL_ID, digest)
+            try:
+                with conn.begin_nested():
+                    store.set_blind_index(conn, subject_id, IndexKind.NATIONAL_ID, digest)
+            except IntegrityError:
+                # Another seeker claimed the same number concurrently: the unique index decided.
+                raise Conflict("Ce numéro de registre national est déjà lié à un autre dossier.", field="national_id") from None
         else:
             store.set_blind_index(conn, subject_id, IndexKind.NATIONAL_ID, None)
         email = identity.get("email")
@@ -108,7 +114,7 @@ def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str,
 
 def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change some profile fields. A changed value is declared again: its validation lapses."""
-    with rt.transaction() as conn:
+    with rt.transaction(write=True) as conn:
         _check_codes(conn, changes)
         access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
@@ -131,11 +137,11 @@ def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str,
 
 def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: str, evidence: str) -> dict[str, Any]:
     """An advisor marks a declared profile field as validated, naming the evidence."""
-    with rt.transaction() as conn:
+    with rt.transaction(write=True) as conn:
         access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]}, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         current = _profile_values(conn, cipher, subject_id).get(field)
-        if current is None:
+        if current is None or current["value"] in ([], ""):
             raise InvalidInput("Ce champ du profil est vide: rien à valider.", field=field)
         now = rt.clock()
         current["provenance"] = {
@@ -151,7 +157,7 @@ def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: st
 
 
 def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any]) -> dict[str, Any]:
-    with rt.transaction() as conn:
+    with rt.transaction(write=True) as conn:
         access = authorize(conn, actor, Action.CONTACT_RECORD, subject_id, CONTACTS, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
@@ -164,7 +170,7 @@ def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str
 
 def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[str, Any]) -> dict[str, Any]:
     category = ACTIVITY_CATEGORY[activity["kind"]]
-    with rt.transaction() as conn:
+    with rt.transaction(write=True) as conn:
         access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category}, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now)
@@ -180,7 +186,7 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
     The seeker's account is closed and its username replaced, blind indexes and assignments
     removed. Records keep only references, so that the access log stays verifiable.
     """
-    with rt.transaction() as conn:
+    with rt.transaction(write=True) as conn:
         authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=rt.clock())
         now = rt.clock()
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
@@ -222,9 +228,11 @@ def _check_codes(conn: Connection, changes: dict[str, Any]) -> None:
     problems: dict[str, str] = {}
     for field, kind in (("occupations", "occupation"), ("skills", "skill")):
         if changes.get(field):
-            unknown = unknown_codes(conn, kind, changes[field])
+            unknown = set(unknown_codes(conn, kind, changes[field]))
             if unknown:
-                problems[field] = "Codes inconnus / unknown codes: " + ", ".join(unknown[:20])
+                # Positions, not the codes: an error never repeats what was sent.
+                positions = [i for i, code in enumerate(changes[field]) if code in unknown]
+                problems[field] = f"Codes inconnus aux positions / unknown codes at positions {positions[:20]}"
     occupations = [e["occupation"] for e in changes.get("experience") or [] if e.get("occupation")]
     if occupations and unknown_codes(conn, "occupation", occupations):
         problems["experience"] = "Codes de métier inconnus / unknown occupation codes."

@@ -121,7 +121,8 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")), status=status, mimetype=JSON)
 
 
-_BEARER = re.compile(r"^Bearer ([A-Za-z0-9._~+/-]+=*)$")
+# RFC 6750 section 2.1 (b64token); the scheme name is case-insensitive (RFC 9110 11.1).
+_BEARER = re.compile(r"^Bearer +([A-Za-z0-9._~+/-]+=*)\Z", re.IGNORECASE)
 
 
 def authenticate() -> Actor:
@@ -137,9 +138,21 @@ def _json_body() -> Any:
     if request.mimetype != JSON and not request.mimetype.endswith("+json"):
         raise UnsupportedMediaType("Le corps doit être du JSON / the body must be JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError):
+        return json.loads(request.get_data(cache=False) or b"null", parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedRequest("Le corps n'est pas du JSON valide / the body is not valid JSON.") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A repeated key could be read one way here and another way by a proxy or an auditor's tool.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
 
 
 def _load(schema: Schema, data: Any) -> Any:
