@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from typing import cast
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import UUID_LENGTH, Base, new_id, utcnow
@@ -87,7 +89,7 @@ class ConsentState(Base):
     __table_args__ = (CheckConstraint("state IN ('granted','withdrawn')", name="state"),)
 
 
-purposes = PurposeRow.__table__
-purpose_notices = PurposeNotice.__table__
-consent_events = ConsentEvent.__table__
-consent_states = ConsentState.__table__
+purposes = cast(Table, PurposeRow.__table__)
+purpose_notices = cast(Table, PurposeNotice.__table__)
+consent_events = cast(Table, ConsentEvent.__table__)
+consent_states = cast(Table, ConsentState.__table__)

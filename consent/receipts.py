@@ -75,4 +75,5 @@ def verify_receipt(token: str, public_keys: KeySet) -> dict[str, Any]:
         compact = jws.deserialize_compact(token, public_keys, algorithms=[SIGNING_ALGORITHM])
     except Exception as exc:  # joserfc raises several error types for bad input
         raise InvalidReceipt("signature or format") from exc
-    return json.loads(compact.payload)
+    payload: dict[str, Any] = json.loads(compact.payload)
+    return payload

@@ -6,8 +6,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from consent.catalogue import DEFAULT_PURPOSES, Notice, PurposeDefinition
@@ -82,7 +83,7 @@ def catalogue(conn: Connection, name: str | None = None) -> list[CatalogueEntry]
     ]
 
 
-def live_consent_clause(subject_id, purpose_names: Iterable[str], now: datetime):  # type: ignore[no-untyped-def]
+def live_consent_clause(subject_id: Any, purpose_names: Iterable[str], now: Any) -> ColumnElement[bool]:
     """A condition true for the subject's consents that are live now (granted, current notice, not expired)."""
     return and_(
         consent_states.c.subject_id == subject_id,
@@ -94,12 +95,12 @@ def live_consent_clause(subject_id, purpose_names: Iterable[str], now: datetime)
     )
 
 
-def current_states(conn: Connection, subject_id: str) -> dict[str, dict]:
+def current_states(conn: Connection, subject_id: str) -> dict[str, dict[str, Any]]:
     rows = conn.execute(select(consent_states).where(consent_states.c.subject_id == subject_id))
     return {row.purpose: row._asdict() for row in rows}
 
 
-def record_event(conn: Connection, event: dict) -> None:
+def record_event(conn: Connection, event: dict[str, Any]) -> None:
     """Append the event and move the current state to it, in the caller's transaction."""
     conn.execute(insert(consent_events).values(**event))
     state = {
@@ -120,12 +121,13 @@ def record_event(conn: Connection, event: dict) -> None:
 
 
 def notice_sha256(conn: Connection, purpose: str, version: int) -> str:
-    return conn.execute(
+    digest: str = conn.execute(
         select(purpose_notices.c.sha256).where(purpose_notices.c.purpose == purpose, purpose_notices.c.version == version)
     ).scalar_one()
+    return digest
 
 
-def receipts(conn: Connection, subject_id: str) -> list[dict]:
+def receipts(conn: Connection, subject_id: str) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(consent_events.c.id, consent_events.c.purpose, consent_events.c.state, consent_events.c.occurred_at,
                consent_events.c.receipt_jws)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import (
     CheckConstraint,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     text,
 )
@@ -222,14 +224,14 @@ class TaxonomyRelation(Base):
     )
 
 
-employers = Employer.__table__
-subjects = Subject.__table__
-accounts = Account.__table__
-seeker_assignments = SeekerAssignment.__table__
-employer_assignments = EmployerAssignment.__table__
-records = Record.__table__
-sealed_fields = SealedField.__table__
-blind_indexes = BlindIndex.__table__
-taxonomy_concepts = TaxonomyConcept.__table__
-taxonomy_labels = TaxonomyLabel.__table__
-taxonomy_relations = TaxonomyRelation.__table__
+employers = cast(Table, Employer.__table__)
+subjects = cast(Table, Subject.__table__)
+accounts = cast(Table, Account.__table__)
+seeker_assignments = cast(Table, SeekerAssignment.__table__)
+employer_assignments = cast(Table, EmployerAssignment.__table__)
+records = cast(Table, Record.__table__)
+sealed_fields = cast(Table, SealedField.__table__)
+blind_indexes = cast(Table, BlindIndex.__table__)
+taxonomy_concepts = cast(Table, TaxonomyConcept.__table__)
+taxonomy_labels = cast(Table, TaxonomyLabel.__table__)
+taxonomy_relations = cast(Table, TaxonomyRelation.__table__)

@@ -98,4 +98,5 @@ def instance_files(instance: Path) -> tuple[Path, Path]:
 
 def runtime(app: Flask | None = None) -> Runtime:
     """The runtime of ``app`` (default: the current app)."""
-    return (app or current_app).extensions["dossier"]
+    rt: Runtime = (app or current_app).extensions["dossier"]
+    return rt

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
 
 class DossierServer(BaseApplication):  # type: ignore[misc]

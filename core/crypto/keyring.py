@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -117,10 +118,10 @@ class LocalKeyring:
         if mtime != self._mtime_ns:
             self._load()
 
-    def _read(self) -> dict:
+    def _read(self) -> dict[str, Any]:
         try:
             with self.path.open("r", encoding="utf-8") as fh:
-                document = json.load(fh)
+                document: dict[str, Any] = json.load(fh)
         except (OSError, ValueError) as exc:
             raise KeyProviderError(f"cannot read keyring {self.path.name}") from exc
         if document.get("format") != KEYRING_FORMAT:
@@ -142,7 +143,7 @@ def _aad(version: int, context: bytes) -> bytes:
     return b"dossier/dek/v1|" + str(version).encode() + b"|" + context
 
 
-def _write_atomically(path: Path, document: dict) -> None:
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
     """Write ``document`` to ``path`` with mode 0600, replacing it in one rename."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

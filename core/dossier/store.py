@@ -65,9 +65,10 @@ def load_records(conn: Connection, cipher: SubjectCipher, subject_id: str, categ
 
 def singleton_record_id(conn: Connection, subject_id: str, kind: RecordKind) -> str:
     """The id of the subject's identity or profile record (created with the subject)."""
-    return conn.execute(
+    record_id: str = conn.execute(
         select(records.c.id).where(records.c.subject_id == subject_id, records.c.kind == kind.value)
     ).scalar_one()
+    return record_id
 
 
 def create_record(conn: Connection, subject_id: str, kind: RecordKind, recorded_by: str | None, now: datetime) -> str:

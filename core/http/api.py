@@ -81,7 +81,7 @@ class ApiBlueprint:
         def register(function: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(function)
             def view(**path: Any) -> Response:
-                kwargs = {k: str(v) for k, v in path.items()}
+                kwargs: dict[str, Any] = {k: str(v) for k, v in path.items()}
                 if not public:
                     kwargs["actor"] = authenticate()
                 if body_schema is not None:
@@ -130,8 +130,9 @@ def authenticate() -> Actor:
     match = _BEARER.match(request.headers.get("Authorization", ""))
     if match is None:
         raise Unauthenticated()
-    g.actor = actor_for_token(runtime(), match.group(1))
-    return g.actor
+    actor = actor_for_token(runtime(), match.group(1))
+    g.actor = actor
+    return actor
 
 
 def _json_body() -> Any:
@@ -162,4 +163,4 @@ def _load(schema: Schema, data: Any) -> Any:
         return schema.load(data)
     except ValidationError as exc:
         # NOTE: marshmallow's messages name fields and rules, not the values that failed.
-        raise InvalidInput("Certains champs sont invalides / some fields are invalid.", errors=exc.normalized_messages()) from None
+        raise InvalidInput("Certains champs sont invalides / some fields are invalid.", errors=exc.normalized_messages()) from None  # type: ignore[no-untyped-call]

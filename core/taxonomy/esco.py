@@ -153,7 +153,7 @@ def _read(entry: Traversable, required: Sequence[str], optional: Sequence[str] =
     ``utf-8-sig`` drops a BOM if there is one; ``newline=""`` lets the csv module handle CRLF
     and LF alike, including line breaks inside quoted fields (ESCO's multi-valued columns).
     """
-    with entry.open("r", encoding="utf-8-sig", newline="") as handle:
+    with entry.open("r", encoding="utf-8-sig", newline="") as handle:  # type: ignore[call-overload]
         reader = csv.reader(handle)
         try:
             header = [name.strip() for name in next(reader, [])]
