@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from core.http.fields import Text
+
 CHANNELS = ("web", "in_person", "call_centre")
+# Purpose names are dotted lower-case words (consent.purposes.Purpose, plugin purposes alike).
+PURPOSE_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z"
 
 
 class NoticeTextSchema(Schema):
@@ -42,7 +46,7 @@ class GrantSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    purpose = fields.String(required=True, validate=validate.Length(1, 64))
+    purpose = Text(required=True, validate=validate.Regexp(PURPOSE_NAME))
     notice_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
@@ -56,7 +60,8 @@ class PublicationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    notice_versions = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True), load_default=None)
+    notice_versions = fields.Dict(keys=Text(validate=validate.Regexp(PURPOSE_NAME)), values=fields.Integer(strict=True),
+                                  load_default=None)
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
 
 

@@ -70,7 +70,7 @@ def publish(rt: Runtime, actor: Actor, subject_id: str, notice_versions: dict[st
         unknown = set(versions) - set(PUBLICATION_PURPOSES)
         if unknown:
             raise InvalidInput("La publication ne couvre que profile.matching et activity.advisor_access.",
-                               errors={"notice_versions": sorted(unknown)})
+                               errors={"notice_versions": ["only profile.matching and activity.advisor_access"]})
         return [_grant(rt, conn, actor, subject_id, p, versions[p], channel, None) for p in PUBLICATION_PURPOSES]
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 from consent import schemas, service
+from core.errors import NotFound
 from core.http.api import ApiBlueprint, json_response
 from core.identity.roles import Actor
 from core.runtime import runtime
@@ -41,6 +44,8 @@ def grant(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]
                tags=TAGS, query=schemas.WithdrawQuerySchema, response=schemas.ReceiptSchema(), errors=(403, 404, 409, 410))
 def withdraw(actor: Actor, subject_id: str, purpose: str, query: dict[str, Any]) -> dict[str, Any]:
     """Takes effect at commit: no read that starts afterwards is allowed."""
+    if not re.match(schemas.PURPOSE_NAME, purpose):
+        raise NotFound()
     return service.withdraw(runtime(), actor, subject_id, purpose, query["channel"])
 
 

@@ -81,6 +81,10 @@ class Sealer:
         version, wrapped = self.provider.wrap(dek, subject_id.encode())
         return WrappedKey(version, wrapped)
 
+    def forget_data_keys(self) -> None:
+        """Drop every cached data key (after an erasure; keys are unwrapped again on demand)."""
+        self._cipher.cache_clear()
+
     def _unwrapped_cipher(self, subject_id: str, kek_version: int, wrapped: bytes) -> SubjectCipher:
         dek = self.provider.unwrap(kek_version, wrapped, subject_id.encode())
         return SubjectCipher(subject_id, AESGCM(dek))

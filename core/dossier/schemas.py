@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
 from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
+from core.http.fields import Integer, Text
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
 # Belgian driving-licence categories.
@@ -17,26 +18,9 @@ CONTRACT_TYPES = ("permanent", "fixed_term", "temporary_agency", "replacement", 
 WORKING_TIME = ("full_time", "part_time")
 # Patterns end with \Z: "$" would also accept a trailing newline.
 POSTAL_CODE = validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}\Z", error="Code postal invalide / invalid postal code.")
+PLAUSIBLE_TIME = validate.Range(datetime(1950, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
+                                error="Date hors limites / date out of range.")
 PHONE = re.compile(r"^\+?[0-9][0-9 ./()-]{6,22}\Z")
-
-
-class Text(fields.String):
-    """A string with no NUL byte and no lone surrogate (which no encoder can write back)."""
-
-    default_error_messages = {"unsafe": "Caractères non permis / characters not allowed."}
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
-            raise self.make_error("unsafe")
-        return text
-
-
-class Integer(fields.Integer):
-    """An integer that refuses 25.7 rather than truncating it to 25."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(strict=True, **kwargs)
 
 
 def belgian_national_id_is_valid(digits: str) -> bool:
@@ -159,7 +143,7 @@ class ProvenanceSchema(Schema):
 
 class ContactInSchema(StrictSchema):
     channel = Text(required=True, validate=validate.OneOf(CONTACT_CHANNELS))
-    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    occurred_at = fields.AwareDateTime(required=True, format="iso", validate=PLAUSIBLE_TIME)
     summary = Text(required=True, validate=validate.Length(1, 4000))
 
 
@@ -171,7 +155,7 @@ class ContactSchema(ContactInSchema):
 
 class ActivityInSchema(StrictSchema):
     kind = Text(required=True, validate=validate.OneOf(sorted(ACTIVITY_CATEGORY)))
-    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    occurred_at = fields.AwareDateTime(required=True, format="iso", validate=PLAUSIBLE_TIME)
     description = Text(required=True, validate=validate.Length(1, 4000))
 
 

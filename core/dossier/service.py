@@ -198,6 +198,7 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
             .values(username="erased:" + subject_id, password_hash=None, disabled_at=now)
         )
     forget_old_versions(rt.engine)
+    rt.sealer.forget_data_keys()
 
 
 def lookup_subjects(rt: Runtime, actor: Actor, national_id: str | None, email: str | None) -> list[str]:

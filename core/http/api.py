@@ -85,8 +85,7 @@ class ApiBlueprint:
                 if not public:
                     kwargs["actor"] = authenticate()
                 if body_schema is not None:
-                    data = _json_body() if body_required or request.content_length else {}
-                    kwargs["body"] = _load(body_schema, data)
+                    kwargs["body"] = _load(body_schema, _json_body(default=None if body_required else {}))
                 if query_schema is not None:
                     kwargs["query"] = _load(query_schema, request.args.to_dict())
                 result = function(**kwargs)
@@ -135,11 +134,15 @@ def authenticate() -> Actor:
     return actor
 
 
-def _json_body() -> Any:
+def _json_body(default: Any) -> Any:
+    """The request's JSON body; ``default`` when it has none (empty, whatever the transfer coding)."""
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        return default
     if request.mimetype != JSON and not request.mimetype.endswith("+json"):
         raise UnsupportedMediaType("Le corps doit être du JSON / the body must be JSON (Content-Type: application/json).")
     try:
-        return json.loads(request.get_data(cache=False) or b"null", parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        return json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedRequest("Le corps n'est pas du JSON valide / the body is not valid JSON.") from None
 
@@ -162,5 +165,35 @@ def _load(schema: Schema, data: Any) -> Any:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        # NOTE: marshmallow's messages name fields and rules, not the values that failed.
-        raise InvalidInput("Certains champs sont invalides / some fields are invalid.", errors=exc.normalized_messages()) from None  # type: ignore[no-untyped-call]
+        errors = _without_unknown_keys(exc.normalized_messages())  # type: ignore[no-untyped-call]
+        raise InvalidInput("Certains champs sont invalides / some fields are invalid.", errors=errors) from None
+
+
+_UNKNOWN = ["Unknown field."]
+
+
+def _without_unknown_keys(messages: Any) -> Any:
+    """marshmallow's messages, without any key the caller chose.
+
+    Messages name fields and rules, never values; but an unknown field, or an entry of a free
+    mapping (marshmallow reports those under the entry's own key, as ``{"key": ..., "value": ...}``),
+    is named by the caller and could be anything: those are counted, not repeated.
+
+    NOTE: an error never repeats what was sent (it could be personal data).
+    """
+    if not isinstance(messages, dict):
+        return messages
+    kept: dict[Any, Any] = {}
+    unknown = entries = 0
+    for key, value in messages.items():
+        if value == _UNKNOWN:
+            unknown += 1
+        elif isinstance(value, dict) and value and set(value) <= {"key", "value"}:
+            entries += 1
+        else:
+            kept[key] = _without_unknown_keys(value)
+    if unknown:
+        kept["_unknown_fields"] = [f"{unknown} champ(s) inconnu(s) / unknown field(s)"]
+    if entries:
+        kept["_invalid_entries"] = [f"{entries} entrée(s) invalide(s) / invalid entries"]
+    return kept

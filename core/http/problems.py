@@ -38,7 +38,8 @@ TITLES: dict[str, tuple[str, str]] = {
 }
 
 _HTTP_SLUGS = {400: "malformed-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-               409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 503: "unavailable"}
+               409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 500: "internal-error",
+               503: "unavailable"}
 
 log = logging.getLogger("dossier.http")
 
@@ -57,7 +58,8 @@ def problem(slug: str, status: int, detail: str = "", **extra: Any) -> Response:
     if request_id:
         body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if v is not None})
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
+    # ASCII escapes: a problem must be writable whatever it carries.
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="dossier"'
     return response

@@ -14,7 +14,8 @@ import uuid
 from flask import Flask, Response, g, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Hex or UUID-shaped, as proxies and load balancers generate them; anything else is replaced.
+_VALID_ID = re.compile(r"^[A-Fa-f0-9][A-Fa-f0-9-]{15,63}\Z")
 
 log = logging.getLogger("dossier.request")
 

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from core.errors import DossierError
 from core.http.api import ApiBlueprint, json_response
+from core.http.fields import Text
 from core.identity.accounts import account_info, sign_in
 from core.identity.roles import Actor
 from core.runtime import runtime
@@ -34,8 +35,8 @@ class MeSchema(Schema):
 
 
 class LoginSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(1, 150))
-    password = fields.String(required=True, validate=validate.Length(1, 1024))
+    username = Text(required=True, validate=validate.Length(1, 150))
+    password = Text(required=True, validate=validate.Length(1, 1024))
 
 
 class TokenSchema(Schema):

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from core.http.api import ApiBlueprint
+from core.http.fields import Text
 from core.identity.roles import Actor
 from core.runtime import runtime
 from core.taxonomy import service
@@ -16,7 +17,7 @@ TAGS = ("taxonomy",)
 
 
 class TaxonomyQuerySchema(Schema):
-    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    q = Text(load_default=None, validate=validate.Length(max=100))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 

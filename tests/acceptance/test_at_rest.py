@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
+from config.logging import JsonFormatter
 from core.crypto.rotation import rotate_keys
 from core.crypto.sealing import SealError, WrappedKey
 from core.dossier import store
@@ -62,9 +63,12 @@ def test_markers_are_not_in_the_database_bytes_or_the_logs(client, rt, seeker: P
         write_markers(client, seeker, advisor)
     raw = raw_database_bytes(rt)
     assert len(raw) > 10_000
+    # The log lines as they are written (JSON with every extra field), not only their messages.
+    logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    assert '"route"' in logged and '"request_id"' in logged
     for needle in (MARKER, MARKER.lower(), "85073003328", "+32 470 99 31 31"):
         assert needle.encode() not in raw, f"{needle!r} found in clear in the database"
-        assert needle not in caplog.text
+        assert needle not in logged
     # The ciphertexts are there: the data was written, sealed.
     with rt.engine.connect() as conn:
         assert conn.execute(select(sealed_fields.c.ciphertext).where(sealed_fields.c.subject_id == seeker.subject_id)).all()
