@@ -52,19 +52,19 @@ def consents_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, An
 
 def grant(rt: Runtime, actor: Actor, subject_id: str, purpose: str, notice_version: int,
           channel: str = "web", expires_at: datetime | None = None) -> dict[str, Any]:
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         return _grant(rt, conn, actor, subject_id, purpose, notice_version, channel, expires_at)
 
 
 def withdraw(rt: Runtime, actor: Actor, subject_id: str, purpose: str, channel: str = "web") -> dict[str, Any]:
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         return _withdraw(rt, conn, actor, subject_id, purpose, channel)
 
 
 def publish(rt: Runtime, actor: Actor, subject_id: str, notice_versions: dict[str, int] | None,
             channel: str = "web") -> list[dict[str, Any]]:
     """Publishing the profile grants matching and activity access together, in one transaction."""
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         current = {e.name: e.notice.version for e in store.catalogue(conn) if e.name in PUBLICATION_PURPOSES}
         versions = {**current, **(notice_versions or {})}
         unknown = set(versions) - set(PUBLICATION_PURPOSES)
@@ -76,7 +76,7 @@ def publish(rt: Runtime, actor: Actor, subject_id: str, notice_versions: dict[st
 
 def unpublish(rt: Runtime, actor: Actor, subject_id: str, channel: str = "web") -> list[dict[str, Any]]:
     """Unpublishing withdraws both publication consents (those still granted)."""
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_WITHDRAW, channel, rt.clock())
         states = store.current_states(conn, subject_id)
         granted = [p for p in PUBLICATION_PURPOSES if states.get(p, {}).get("state") == "granted"]
@@ -200,7 +200,7 @@ def publish_notice(rt: Runtime, purpose: str, text_fr: str, text_en: str, materi
     """A new notice version for ``purpose`` (an operator act); published versions never change."""
     if not text_fr.strip() or not text_en.strip():
         raise InvalidInput("Le texte de la notice est requis en français et en anglais.")
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         entries = store.catalogue(conn, purpose)
         if not entries:
             raise NotFound("Finalité inconnue / unknown purpose.")

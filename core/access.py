@@ -20,8 +20,9 @@ from core.crypto.sealing import WrappedKey
 from core.errors import Forbidden, Gone, NotFound
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
+from audit import log as audit_log
+from audit.entries import Entry, request_id_var
 from consent.store import live_consent_clause
-from core.db import WRITE_OPTION
 from core.policy import READ_ACTIONS, Action, Decision, Facts, consents_consulted, decide, relation_of
 
 
@@ -74,8 +75,6 @@ def authorize(
     Raises NotFound for an unknown subject, AccessRefused when the policy denies, and Gone when
     the subject was erased (only an actor related to the subject learns that).
     """
-    if action not in READ_ACTIONS and not conn.get_execution_options().get(WRITE_OPTION):
-        raise RuntimeError(f"{action} must run in rt.transaction(write=True)")
     row = conn.execute(_facts_query(action), {"subject_id": subject_id, "actor_id": actor.account_id, "now": now}).first()
     if row is None:
         raise NotFound()
@@ -83,11 +82,31 @@ def authorize(
     live = frozenset(p for p, granted in zip(consents_consulted(action), consented, strict=True) if granted)
     facts = Facts(subject_id, relation_of(actor, subject_id, bool(assigned)), live)
     decision = decide(actor, action, facts, requested)
+    # NOTE: invariant 2: the decision is recorded in this transaction, allowed or denied, before
+    # anything is read or written; a refusal commits its record and nothing else.
+    audit_log.append(conn, entry_for(actor, decision, now))
     if not decision:
         raise AccessRefused(decision)
     if erased_at is not None or wrapped_dek is None:
         raise Gone()
     return Authorized(decision, WrappedKey(kek_version, wrapped_dek))
+
+
+def entry_for(actor: Actor, decision: Decision, now: datetime) -> Entry:
+    """The audit entry of a decision: references and names, never a value."""
+    return Entry(
+        at=now,
+        actor_id=actor.account_id,
+        actor_role=actor.role.value,
+        client_id=actor.client_id,
+        subject_ref=decision.subject_id,
+        action=decision.action.value,
+        purposes=decision.purposes,
+        categories=tuple(sorted(decision.categories)),
+        decision="allow" if decision else "deny",
+        reason=decision.reason,
+        request_id=request_id_var.get(),
+    )
 
 
 def require_role(actor: Actor, *roles: Role) -> None:

@@ -40,7 +40,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(asdict(settings))
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     rt = build_runtime(settings)
-    _check_schema(rt.engine)
+    try:
+        _check_schema(rt.engine)
+    except ConfigError:
+        rt.engine.dispose()
+        raise
     app.extensions["dossier"] = rt
     app.extensions["dossier.openapi"] = functools.cache(
         lambda: build_spec([op for bp in API_BLUEPRINTS for op in bp.operations], "dossier", _version())

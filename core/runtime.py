@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from config.settings import ConfigError, Settings
 from core.access import AccessRefused
+from core.errors import Gone
 from core.crypto.interfaces import KeyProvider
 from core.crypto.keyring import LocalKeyring
 from core.crypto.sealing import Sealer
@@ -39,22 +40,21 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
 
     @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One user action: commits on success, rolls back on error.
 
-        A ``write`` transaction takes the write lock at once on SQLite, and lets ``authorize``
-        lock the subject's row on PostgreSQL, so what it decided on cannot change under it.
+        Every user action writes (at least its audit entry), so on SQLite the transaction takes
+        the write lock when it begins: what it reads cannot change before it writes.
 
         NOTE: a refused access still commits, so that the record of the refusal is kept
         (invariant 2); the refusal is raised before anything is written.
         """
         with self.engine.connect() as conn:
-            if write:
-                conn.execution_options(**{WRITE_OPTION: True})
+            conn.execution_options(**{WRITE_OPTION: True})
             conn.begin()
             try:
                 yield conn
-            except AccessRefused:
+            except (AccessRefused, Gone):
                 conn.commit()
                 raise
             except BaseException:

@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from core.db import make_engine, migrate
+import audit.models  # noqa: F401 - every table is on the metadata
+import consent.models  # noqa: F401
 from core.models import Base
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRESQL_URL", "")
@@ -75,8 +77,9 @@ def database_url(postgres_database: str | None, sqlite_template: Path, tmp_path:
     yield postgres_database
     engine = make_engine(postgres_database)
     with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "audit_tree")
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE audit_tree SET size = 0"))
     engine.dispose()
 
 

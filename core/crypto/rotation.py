@@ -39,7 +39,7 @@ def _rewrap_all(rt: Runtime, version: int, batch: int) -> int:
     done = 0
     after = ""
     while True:
-        with rt.transaction(write=True) as conn:
+        with rt.transaction() as conn:
             rows = conn.execute(
                 select(subjects.c.id, subjects.c.wrapped_dek, subjects.c.kek_version)
                 .where(subjects.c.kek_version != version, subjects.c.wrapped_dek.is_not(None), subjects.c.id > after)

@@ -87,7 +87,7 @@ def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]
 
 def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str, Any]) -> dict[str, Any]:
     """Replace the identity; keeps the blind indexes of national id and e-mail in step."""
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         record_id = store.singleton_record_id(conn, subject_id, RecordKind.IDENTITY)
@@ -114,7 +114,7 @@ def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str,
 
 def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Change some profile fields. A changed value is declared again: its validation lapses."""
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         _check_codes(conn, changes)
         access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
@@ -137,7 +137,7 @@ def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str,
 
 def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: str, evidence: str) -> dict[str, Any]:
     """An advisor marks a declared profile field as validated, naming the evidence."""
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]}, now=rt.clock())
         cipher = rt.sealer.cipher(subject_id, access.key)
         current = _profile_values(conn, cipher, subject_id).get(field)
@@ -157,7 +157,7 @@ def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: st
 
 
 def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any]) -> dict[str, Any]:
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         access = authorize(conn, actor, Action.CONTACT_RECORD, subject_id, CONTACTS, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
@@ -170,7 +170,7 @@ def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str
 
 def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[str, Any]) -> dict[str, Any]:
     category = ACTIVITY_CATEGORY[activity["kind"]]
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category}, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now)
@@ -186,7 +186,7 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
     The seeker's account is closed and its username replaced, blind indexes and assignments
     removed. Records keep only references, so that the access log stays verifiable.
     """
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=rt.clock())
         now = rt.clock()
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))

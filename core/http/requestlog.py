@@ -13,6 +13,8 @@ import uuid
 
 from flask import Flask, Response, g, request
 
+from audit.entries import request_id_var
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # Hex or UUID-shaped, as proxies and load balancers generate them; anything else is replaced.
 _VALID_ID = re.compile(r"^[A-Fa-f0-9][A-Fa-f0-9-]{15,63}\Z")
@@ -25,6 +27,7 @@ def _start() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     # A caller's id is kept only if it cannot carry anything but an id.
     g.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+    request_id_var.set(g.request_id)
 
 
 def _finish(response: Response) -> Response:

@@ -43,7 +43,7 @@ def create_employer(rt: Runtime, name: str) -> dict[str, str]:
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InvalidInput("Le nom de l'employeur doit compter de 1 à 200 caractères.")
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         employer_id = new_id()
         conn.execute(insert(employers).values(id=employer_id, name=name, created_at=rt.clock()))
     return {"id": employer_id, "name": name}
@@ -60,7 +60,7 @@ def create_account(
     if password is not None and len(password) < MIN_LENGTH:
         raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
     password_hash = hash_password(password) if password is not None else None
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         if employer_id is not None and conn.execute(select(employers.c.id).where(employers.c.id == employer_id)).first() is None:
             raise NotFound("Employeur inconnu.", field="employer")
         if conn.execute(select(accounts.c.id).where(accounts.c.username == username)).first() is not None:
@@ -105,7 +105,7 @@ def account_by_username(rt: Runtime, username: str) -> AccountInfo:
 def set_password(rt: Runtime, username: str, password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         updated = conn.execute(
             accounts.update().where(accounts.c.username == username).values(password_hash=hash_password(password))
         )
@@ -117,7 +117,7 @@ def assign_seeker(rt: Runtime, advisor: str, seeker: str) -> dict[str, str]:
     advisor_info, seeker_info = _advisor(rt, advisor), account_by_username(rt, seeker)
     if seeker_info.role is not Role.SEEKER:
         raise InvalidInput("--seeker doit nommer un compte de chercheur d'emploi.", field="seeker")
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         exists = conn.execute(
             select(seeker_assignments.c.advisor_id).where(
                 seeker_assignments.c.advisor_id == advisor_info.id, seeker_assignments.c.subject_id == seeker_info.subject_id
@@ -132,7 +132,7 @@ def assign_seeker(rt: Runtime, advisor: str, seeker: str) -> dict[str, str]:
 
 def assign_employer(rt: Runtime, advisor: str, employer_id: str) -> dict[str, str]:
     advisor_info = _advisor(rt, advisor)
-    with rt.transaction(write=True) as conn:
+    with rt.transaction() as conn:
         if conn.execute(select(employers.c.id).where(employers.c.id == employer_id)).first() is None:
             raise NotFound("Employeur inconnu.", field="employer")
         exists = conn.execute(

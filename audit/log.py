@@ -1,0 +1,119 @@
+"""Appending to the audit log, and sequencing appended entries into the Merkle tree.
+
+``append`` runs inside the transaction of the access it records: one insert into the queue, so
+the entry exists exactly when the access does (invariant 2). ``integrate`` takes the committed
+entries in order, numbers them from the tree's size on without gaps, stores their leaves and every
+complete subtree, and signs a checkpoint when enough entries or time have passed. Only
+``integrate`` locks the tree's row, so audited requests never wait on each other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc import jws
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from audit.entries import Entry
+from audit.merkle import Frontier, SubtreeReader, frontier_positions, leaf_hash, root_hash
+from audit.models import audit_checkpoints, audit_leaves, audit_nodes, audit_queue, audit_tree
+from core.identity.signing import SIGNING_ALGORITHM, KeyUse, SigningKeys
+from core.models import as_utc, iso_utc
+
+CHECKPOINT_TYPE = "audit-checkpoint+jws"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    tree_size: int
+    root_hash: bytes
+    timestamp: datetime
+    jws: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(), "timestamp": iso_utc(self.timestamp), "jws": self.jws}
+
+
+def append(conn: Connection, entry: Entry) -> None:
+    """Record ``entry`` in the caller's transaction."""
+    conn.execute(
+        insert(audit_queue).values(
+            canonical=entry.canonical(), subject_ref=entry.subject_ref, actor_id=entry.actor_id,
+            decision=entry.decision, at=entry.at,
+        )
+    )
+
+
+def tree_size(conn: Connection, lock: bool = False) -> int:
+    query = select(audit_tree.c.size).where(audit_tree.c.id == 1)
+    size: int = conn.execute(query.with_for_update() if lock else query).scalar_one()
+    return size
+
+
+def subtree_reader(conn: Connection) -> SubtreeReader:
+    """A reader of stored complete-subtree hashes, remembering what it read."""
+    cache: dict[tuple[int, int], bytes] = {}
+
+    def read(level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in cache:
+            cache[key] = conn.execute(
+                select(audit_nodes.c.hash).where(audit_nodes.c.level == level, audit_nodes.c.index == index)
+            ).scalar_one()
+        return cache[key]
+
+    return read
+
+
+def integrate(conn: Connection, keys: SigningKeys, now: datetime, *, batch: int = 5000,
+              checkpoint_every: int = 1000, checkpoint_after: timedelta = timedelta(seconds=60)) -> int:
+    """Move committed queued entries into the tree, in order; return how many were added.
+
+    The caller's transaction must be a write transaction (it locks the tree's row).
+    """
+    size = tree_size(conn, lock=True)
+    rows = conn.execute(
+        select(audit_queue.c.id, audit_queue.c.canonical, audit_queue.c.subject_ref, audit_queue.c.actor_id,
+               audit_queue.c.decision, audit_queue.c.at).order_by(audit_queue.c.id).limit(batch)
+    ).all()
+    if rows:
+        read = subtree_reader(conn)
+        frontier = Frontier(size, [read(level, index) for level, index in frontier_positions(size)])
+        leaves, nodes = [], []
+        for row in rows:
+            digest = leaf_hash(row.canonical)
+            leaves.append({"leaf_index": frontier.size, "leaf_hash": digest, "canonical": row.canonical,
+                           "subject_ref": row.subject_ref, "actor_id": row.actor_id, "decision": row.decision, "at": row.at})
+            nodes += [{"level": level, "index": index, "hash": h} for level, index, h in frontier.append(digest)]
+        conn.execute(insert(audit_leaves), leaves)
+        conn.execute(insert(audit_nodes), nodes)
+        conn.execute(delete(audit_queue).where(audit_queue.c.id.in_([row.id for row in rows])))
+        conn.execute(update(audit_tree).where(audit_tree.c.id == 1).values(size=frontier.size))
+        size = frontier.size
+    latest = latest_checkpoint(conn)
+    grown = size - (latest.tree_size if latest else 0)
+    if grown > 0 and (grown >= checkpoint_every or latest is None or as_utc(latest.timestamp) + checkpoint_after <= now):
+        sign_checkpoint(conn, keys, size, now)
+    return len(rows)
+
+
+def sign_checkpoint(conn: Connection, keys: SigningKeys, size: int, now: datetime) -> Checkpoint:
+    """Sign and keep a checkpoint of the tree at ``size`` leaves."""
+    root = root_hash(subtree_reader(conn), size)
+    key = keys.key(KeyUse.CHECKPOINT)
+    payload = {"tree_size": size, "root_hash": root.hex(), "timestamp": iso_utc(now)}
+    token = jws.serialize_compact(
+        {"alg": SIGNING_ALGORITHM, "kid": key.kid, "typ": CHECKPOINT_TYPE},
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(), key, algorithms=[SIGNING_ALGORITHM],
+    )
+    conn.execute(insert(audit_checkpoints).values(tree_size=size, root_hash=root, timestamp=now, jws=token, kid=key.kid or ""))
+    return Checkpoint(size, root, now, token)
+
+
+def latest_checkpoint(conn: Connection) -> Checkpoint | None:
+    row = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size.desc()).limit(1)).first()
+    return Checkpoint(row.tree_size, row.root_hash, row.timestamp, row.jws) if row else None

@@ -1,0 +1,88 @@
+"""Tables of the audit log.
+
+``audit_queue`` takes each decision's entry inside the transaction of the access it governs: a
+plain insert, no shared row to lock, so audited requests do not queue behind each other.
+The sequencer moves committed entries, in order and without gaps, into ``audit_leaves`` (the
+Merkle tree's leaves, numbered 0, 1, 2, ...), stores the hash of every complete subtree in
+``audit_nodes`` so that proofs read O(log n) rows, and signs checkpoints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import UUID_LENGTH, Base
+
+
+class AuditQueued(Base):
+    """An entry appended but not yet in the tree. ``id`` orders entries of one connection."""
+
+    __tablename__ = "audit_queue"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+    subject_ref: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    actor_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    decision: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column()
+
+
+class AuditLeaf(Base):
+    """An entry in the tree. ``canonical`` is exactly the bytes that were hashed.
+
+    The other columns repeat fields of ``canonical`` for filtering; what the API returns is read
+    from ``canonical``, which verification covers.
+    """
+
+    __tablename__ = "audit_leaves"
+    leaf_index: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+    subject_ref: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    actor_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    decision: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_audit_leaves_subject", "subject_ref", "leaf_index"),
+        Index("ix_audit_leaves_actor", "actor_id", "leaf_index"),
+        Index("ix_audit_leaves_at", "at"),
+    )
+
+
+class AuditNode(Base):
+    """The hash of the complete subtree of 2**level leaves starting at leaf index * 2**level."""
+
+    __tablename__ = "audit_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditTree(Base):
+    """The one row the sequencer locks: how many leaves the tree holds."""
+
+    __tablename__ = "audit_tree"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the tree's size and root at a time. Checkpoints are kept."""
+
+    __tablename__ = "audit_checkpoints"
+    tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[datetime] = mapped_column()
+    jws: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(String(100))
+
+
+audit_queue = cast(Table, AuditQueued.__table__)
+audit_leaves = cast(Table, AuditLeaf.__table__)
+audit_nodes = cast(Table, AuditNode.__table__)
+audit_tree = cast(Table, AuditTree.__table__)
+audit_checkpoints = cast(Table, AuditCheckpoint.__table__)
