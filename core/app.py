@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from config.logging import configure_logging
 from config.settings import ConfigError, load_settings
+from audit.views import api as audit_api
 from consent.views import api as consent_api
 from core.db import schema_is_current
 from core.dossier.views import api as dossier_api
@@ -24,7 +25,7 @@ from core.http.system import api as system_api
 from core.runtime import build_runtime
 from core.taxonomy.views import api as taxonomy_api
 
-API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, taxonomy_api)
+API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api)
 MAX_BODY_BYTES = 1024 * 1024
 
 

@@ -237,3 +237,45 @@ def purposes_notice(purpose: str, text_fr: str, text_en: str, material: bool) ->
     from consent.service import publish_notice
 
     _print(publish_notice(runtime(), purpose, text_fr, text_en, material))
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+@_friendly
+def audit_verify() -> None:
+    """Verify the whole log and every checkpoint; exit 0 when intact, 1 naming the first bad entry."""
+    from audit.verify import verify
+
+    report = verify(runtime())
+    if not report.ok:
+        where = f" (first bad entry: leaf {report.first_bad_entry})" if report.first_bad_entry is not None else ""
+        click.echo(f"FAILED: {report.problem}{where}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: {report.tree_size} entries, {report.checkpoints} checkpoints verified")
+
+
+@audit_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+@_friendly
+def audit_export(path: Path) -> None:
+    """Write the log and its checkpoints for the stand-alone verifier (python -m audit.verifier)."""
+    from audit.verify import export
+
+    size = export(runtime(), path)
+    click.echo(f"exported {size} entries to {path}")
+
+
+@audit_group.command("sequence")
+@with_appcontext
+@_friendly
+def audit_sequence() -> None:
+    """Integrate queued entries into the tree now (server workers also do it every second)."""
+    from audit.service import sequence
+
+    click.echo(f"integrated {sequence(runtime())} entries")

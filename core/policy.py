@@ -36,6 +36,7 @@ class Action(StrEnum):
     # An advisor records a consent (or withdrawal) the seeker gave in person: the seeker's act.
     CONSENT_RECORD_IN_PERSON = "consent:consent:record"
     RECEIPTS_READ = "consent:receipt:read"
+    ACCESS_LOG_READ = "audit:access_log:read"
 
 
 class Relation(StrEnum):
@@ -49,7 +50,7 @@ class Relation(StrEnum):
 
 READ_ACTIONS: frozenset[Action] = frozenset({
     Action.DOSSIER_READ, Action.DOSSIER_EXPORT, Action.ACTIVITIES_READ, Action.SUBJECT_LOOKUP,
-    Action.CONSENTS_READ, Action.RECEIPTS_READ,
+    Action.CONSENTS_READ, Action.RECEIPTS_READ, Action.ACCESS_LOG_READ,
 })
 
 
@@ -125,6 +126,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.CONSENT_GRANT, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
     Rule(Action.CONSENT_WITHDRAW, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
     Rule(Action.RECEIPTS_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    # "Who looked at my dossier": the seeker's own filtered read of the audit log.
+    Rule(Action.ACCESS_LOG_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
     # An assigned advisor works under the public task: identity and contact history.
     Rule(Action.DOSSIER_READ, ADVISOR, IDENTITY | CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.IDENTITY_WRITE, ADVISOR, IDENTITY, Purpose.DOSSIER_PUBLIC_TASK),

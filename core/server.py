@@ -22,9 +22,14 @@ class DossierServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         os.environ.update(self._environ)
+        from audit.sequencer import start_background_sequencer
         from core.app import create_app
+        from core.runtime import runtime
 
-        return create_app()
+        app = create_app()
+        rt = runtime(app)
+        start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
+        return app
 
 
 def serve(host: str, port: int, workers: int, environ: dict[str, str]) -> None:

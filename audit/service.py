@@ -1,0 +1,132 @@
+"""Audit use cases: sequencing, checkpoints, proofs, the auditor's entries, the seeker's access log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from audit import log
+from audit.entries import Entry, parse, request_id_var
+from audit.merkle import consistency_path, inclusion_path
+from audit.models import audit_leaves
+from core.access import authorize, require_role
+from core.errors import InvalidInput, NotFound
+from core.identity.roles import Actor, Role
+from core.models import accounts
+from core.policy import Action
+from core.runtime import Runtime
+
+STAFF = {Role.ADVISOR.value, Role.ADMIN.value, Role.AUDITOR.value}
+
+
+def sequence(rt: Runtime) -> int:
+    """Integrate every committed queued entry into the tree; return how many were added."""
+    added = 0
+    while True:
+        with rt.transaction() as conn:
+            count = log.integrate(
+                conn, rt.signing, rt.clock(), checkpoint_every=rt.settings.AUDIT_CHECKPOINT_EVERY,
+                checkpoint_after=timedelta(seconds=rt.settings.AUDIT_CHECKPOINT_SECONDS),
+            )
+        added += count
+        if count == 0:
+            return added
+
+
+def checkpoint(rt: Runtime, actor: Actor) -> dict[str, Any]:
+    """A signed checkpoint covering every entry committed before this call (signed if need be)."""
+    require_role(actor, Role.AUDITOR, Role.SEEKER)
+    sequence(rt)
+    with rt.transaction() as conn:
+        size = log.tree_size(conn, lock=True)
+        latest = log.latest_checkpoint(conn)
+        if latest is None or latest.tree_size < size:
+            latest = log.sign_checkpoint(conn, rt.signing, size, rt.clock())
+    return latest.as_dict()
+
+
+def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> dict[str, Any]:
+    require_role(actor, Role.AUDITOR, Role.SEEKER)
+    sequence(rt)
+    with rt.engine.connect() as conn:
+        current = log.tree_size(conn)
+        if not 0 <= leaf_index < size <= current:
+            raise InvalidInput("Il faut 0 <= leaf_index < tree_size <= la taille de l'arbre.",
+                               errors={"tree_size": [f"the tree holds {current} entries"]})
+        if actor.role is Role.SEEKER:
+            subject = conn.execute(select(audit_leaves.c.subject_ref).where(audit_leaves.c.leaf_index == leaf_index)).scalar()
+            if subject is None or subject != actor.subject_id:
+                raise NotFound()  # a seeker proves only entries about them
+        path = inclusion_path(log.subtree_reader(conn), leaf_index, size)
+    return {"leaf_index": leaf_index, "tree_size": size, "hashes": [h.hex() for h in path]}
+
+
+def consistency_proof(rt: Runtime, actor: Actor, first: int, second: int) -> dict[str, Any]:
+    require_role(actor, Role.AUDITOR)
+    sequence(rt)
+    with rt.engine.connect() as conn:
+        current = log.tree_size(conn)
+        if not 0 < first <= second <= current:
+            raise InvalidInput("Il faut 0 < first <= second <= la taille de l'arbre.",
+                               errors={"second": [f"the tree holds {current} entries"]})
+        path = consistency_path(log.subtree_reader(conn), first, second)
+    return {"first": first, "second": second, "hashes": [h.hex() for h in path]}
+
+
+def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | None, decision: str | None,
+            since: datetime | None, until: datetime | None, after: int | None, limit: int) -> dict[str, Any]:
+    """The auditor's view: entries filtered and paginated by leaf index; fields read from the hashed bytes."""
+    require_role(actor, Role.AUDITOR)
+    now = rt.clock()
+    sequence(rt)
+    query = select(audit_leaves.c.leaf_index, audit_leaves.c.leaf_hash, audit_leaves.c.canonical).order_by(audit_leaves.c.leaf_index)
+    if subject is not None:
+        query = query.where(audit_leaves.c.subject_ref == subject)
+    if actor_id is not None:
+        query = query.where(audit_leaves.c.actor_id == actor_id)
+    if decision is not None:
+        query = query.where(audit_leaves.c.decision == decision)
+    if since is not None:
+        query = query.where(audit_leaves.c.at >= since)
+    if until is not None:
+        query = query.where(audit_leaves.c.at < until)
+    if after is not None:
+        query = query.where(audit_leaves.c.leaf_index > after)
+    with rt.transaction() as conn:
+        rows = conn.execute(query.limit(limit + 1)).all()
+        # Reading the log is itself recorded: who read it, and with which filter on a subject.
+        log.append(conn, Entry(now, actor.account_id, actor.role.value, actor.client_id, subject, "audit:log:read",
+                               (), (), "allow", "auditor", request_id_var.get()))
+    items = [{"leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(), **parse(r.canonical)} for r in rows[:limit]]
+    return {"entries": items, "next_after": items[-1]["leaf_index"] if len(rows) > limit else None}
+
+
+def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+    """Every entry about the seeker: who (role, and name for staff), why, which categories, the outcome."""
+    sequence(rt)
+    with rt.transaction() as conn:
+        authorize(conn, actor, Action.ACCESS_LOG_READ, subject_id, (), now=rt.clock())
+        rows = conn.execute(
+            select(audit_leaves.c.leaf_index, audit_leaves.c.canonical)
+            .where(audit_leaves.c.subject_ref == subject_id).order_by(audit_leaves.c.leaf_index)
+        ).all()
+        parsed = [(r.leaf_index, parse(r.canonical)) for r in rows]
+        staff_ids = {e["actor"]["id"] for _, e in parsed if e["actor"]["role"] in STAFF}
+        names = dict(conn.execute(select(accounts.c.id, accounts.c.username).where(accounts.c.id.in_(staff_ids))).all()) if staff_ids else {}
+    return [
+        {
+            "at": e["at"],
+            "actor_role": e["actor"]["role"],
+            "actor": names.get(e["actor"]["id"]) if e["actor"]["role"] in STAFF else ("vous / you" if e["actor"]["id"] == actor.account_id else None),
+            "action": e["action"],
+            "purpose": e["purposes"][0] if e["purposes"] else None,
+            "purposes": e["purposes"],
+            "categories": e["categories"],
+            "decision": e["decision"],
+            "reason": e["reason"],
+            "leaf_index": index,
+        }
+        for index, e in parsed
+    ]

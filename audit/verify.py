@@ -1,0 +1,80 @@
+"""``dossier audit verify`` and ``dossier audit export``: the whole log against its signed checkpoints.
+
+Verification integrates what is queued, then recomputes every leaf hash and the tree from the
+stored entry bytes, and checks every kept checkpoint's signature and root with the public key.
+A witness file in the instance folder (outside the database) remembers the last checkpoint that
+verified, so that restoring an older database (a rollback) is detected too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from audit import log
+from audit.models import audit_checkpoints, audit_leaves
+from audit.service import sequence
+from audit.verifier import EXPORT_FORMAT, Report, verify_log
+from core.models import iso_utc
+from core.runtime import Runtime
+
+WITNESS_FILE = "audit-witness.json"
+PAGE = 10_000
+
+
+def _leaves(conn: Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
+    after = -1
+    while True:
+        rows = conn.execute(
+            select(audit_leaves.c.leaf_index, audit_leaves.c.canonical, audit_leaves.c.leaf_hash)
+            .where(audit_leaves.c.leaf_index > after).order_by(audit_leaves.c.leaf_index).limit(PAGE)
+        ).all()
+        for row in rows:
+            yield row.leaf_index, bytes(row.canonical), bytes(row.leaf_hash)
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].leaf_index
+
+
+def verify(rt: Runtime, update_witness: bool = True) -> Report:
+    sequence(rt)
+    witness_path = rt.settings.instance_path / WITNESS_FILE
+    trusted = [json.loads(witness_path.read_text())["jws"]] if witness_path.is_file() else []
+    jwks = rt.signing.jwks()
+    with rt.engine.connect() as conn:
+        checkpoints = list(conn.execute(select(audit_checkpoints.c.jws).order_by(audit_checkpoints.c.tree_size)).scalars())
+        report = verify_log(_leaves(conn), checkpoints, jwks, trusted, expected_size=log.tree_size(conn))
+        latest = log.latest_checkpoint(conn)
+    if report.ok and update_witness and latest is not None:
+        _write_witness(witness_path, latest.as_dict())
+    return report
+
+
+def _write_witness(path: Path, checkpoint: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(checkpoint, fh)
+    os.replace(tmp, path)
+
+
+def export(rt: Runtime, path: Path) -> int:
+    """Write the log and its checkpoints as JSON lines for the stand-alone verifier; return the size."""
+    sequence(rt)
+    with rt.engine.connect() as conn, path.open("w", encoding="utf-8") as fh:
+        size = log.tree_size(conn)
+        count = conn.execute(select(func.count()).select_from(audit_leaves)).scalar_one()
+        fh.write(json.dumps({"format": EXPORT_FORMAT, "tree_size": size, "exported_at": iso_utc(rt.clock()),
+                             "leaves_present": count}) + "\n")
+        for index, canonical, recorded in _leaves(conn):
+            fh.write(json.dumps({"leaf_index": index, "leaf_hash": recorded.hex() if recorded else None,
+                                 "entry": canonical.decode("utf-8")}, ensure_ascii=False) + "\n")
+        for token in conn.execute(select(audit_checkpoints.c.jws).order_by(audit_checkpoints.c.tree_size)).scalars():
+            fh.write(json.dumps({"checkpoint": token}) + "\n")
+    return size
