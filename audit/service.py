@@ -38,13 +38,18 @@ def sequence(rt: Runtime) -> int:
 def checkpoint(rt: Runtime, actor: Actor) -> dict[str, Any]:
     """A signed checkpoint covering every entry committed before this call (signed if need be)."""
     require_role(actor, Role.AUDITOR, Role.SEEKER)
+    return checkpoint_now(rt).as_dict()
+
+
+def checkpoint_now(rt: Runtime) -> log.Checkpoint:
+    """Sequence what is queued, then the latest checkpoint, signing one if the tree has grown."""
     sequence(rt)
     with rt.transaction() as conn:
         size = log.tree_size(conn, lock=True)
         latest = log.latest_checkpoint(conn)
         if latest is None or latest.tree_size < size:
             latest = log.sign_checkpoint(conn, rt.signing, size, rt.clock())
-    return latest.as_dict()
+    return latest
 
 
 def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> dict[str, Any]:
