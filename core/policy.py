@@ -110,6 +110,8 @@ class Rule:
 
 
 SELF, ADVISOR = Relation.SELF, Relation.ASSIGNED_ADVISOR
+# What an exact lookup matches on, through the blind indexes.
+LOOKUP_KEYS = frozenset({"identity.national_id", "identity.contact"})
 
 # DESIGN.md section 2. The seeker has every right over their own dossier except recording
 # contacts (the service's record of its own acts) and validating their own declarations.
@@ -133,7 +135,7 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.IDENTITY_WRITE, ADVISOR, IDENTITY, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.PROFILE_VALIDATE, ADVISOR, PROFILE, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONTACT_RECORD, ADVISOR, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
-    Rule(Action.SUBJECT_LOOKUP, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.SUBJECT_LOOKUP, ADVISOR, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENTS_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENT_RECORD_IN_PERSON, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     # ... and the job-search activity only while the seeker's activity consent is live.
@@ -141,7 +143,7 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.ACTIVITIES_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
     # An admin may erase on the seeker's request; an admin never reads dossier content.
     Rule(Action.SUBJECT_ERASE, Relation.ADMIN, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
-    Rule(Action.SUBJECT_LOOKUP, Relation.ADMIN, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.SUBJECT_LOOKUP, Relation.ADMIN, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
 )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 
 from consent import store as consent_store
-from core.access import authorize, require_role
+from core.access import AccessRefused, authorize, require_role
 from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
 from core.crypto.blind_index import IndexKind, blind_index
 from core.crypto.sealing import SubjectCipher
@@ -208,18 +208,18 @@ def lookup_subjects(rt: Runtime, actor: Actor, national_id: str | None, email: s
     """
     require_role(actor, Role.ADVISOR, Role.ADMIN)
     kind, value = (IndexKind.NATIONAL_ID, national_id) if national_id is not None else (IndexKind.EMAIL, email)
+    category = "identity.national_id" if kind is IndexKind.NATIONAL_ID else "identity.contact"
     digest = blind_index(rt.keys.blind_index_key(), kind, value or "")
-    with rt.engine.connect() as conn:
-        found = store.subjects_by_index(conn, kind, digest)
-        if actor.role is Role.ADVISOR and found:
-            found = list(
-                conn.execute(
-                    select(seeker_assignments.c.subject_id).where(
-                        seeker_assignments.c.advisor_id == actor.account_id, seeker_assignments.c.subject_id.in_(found)
-                    )
-                ).scalars()
-            )
-    return sorted(found)
+    revealed: list[str] = []
+    with rt.transaction() as conn:
+        for subject_id in store.subjects_by_index(conn, kind, digest):
+            # Each match is a decision, recorded: an advisor learns only of their own caseload.
+            try:
+                authorize(conn, actor, Action.SUBJECT_LOOKUP, subject_id, {category}, now=rt.clock())
+            except AccessRefused:
+                continue
+            revealed.append(subject_id)
+    return sorted(revealed)
 
 
 # -- shaping ----------------------------------------------------------------------------------

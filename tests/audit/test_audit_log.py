@@ -274,3 +274,14 @@ def test_queued_entries_wait_for_the_sequencer(rt, client, seeker: Person) -> No
     assert sequence(rt) >= 1
     with rt.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(audit_queue)).scalar_one() == 0
+
+
+def test_lookups_are_recorded_allowed_or_denied(rt, client, make_person, seeker: Person, advisor: Person) -> None:
+    identity = {**IDENTITY, "national_id": "85.07.30-033.28"}
+    assert client.put(base(seeker) + "/identity", json=identity, headers=seeker.auth).status_code == 200
+    stranger = make_person(Role.ADVISOR)
+    for person in (advisor, stranger):
+        client.post("/api/v1/seekers/lookup", json={"national_id": "85073003328"}, headers=person.auth)
+    lookups = [e for e in leaves(rt) if e["action"] == "dossier:subject:lookup"]
+    assert {(e["actor"]["id"], e["decision"]) for e in lookups} == {(advisor.id, "allow"), (stranger.id, "deny")}
+    assert all(e["subject"] == seeker.subject_id and e["categories"] in (["identity.national_id"], []) for e in lookups)
