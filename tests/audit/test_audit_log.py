@@ -285,3 +285,28 @@ def test_lookups_are_recorded_allowed_or_denied(rt, client, make_person, seeker:
     lookups = [e for e in leaves(rt) if e["action"] == "dossier:subject:lookup"]
     assert {(e["actor"]["id"], e["decision"]) for e in lookups} == {(advisor.id, "allow"), (stranger.id, "deny")}
     assert all(e["subject"] == seeker.subject_id and e["categories"] in (["identity.national_id"], []) for e in lookups)
+
+
+def test_checkpoints_come_every_n_entries_or_t_seconds(rt, client, seeker: Person) -> None:
+    from datetime import timedelta
+
+    from audit import log as audit_log
+
+    def integrate(now_offset: float = 0.0, every: int = 3) -> None:
+        with rt.transaction() as conn:
+            audit_log.integrate(conn, rt.signing, rt.clock() + timedelta(seconds=now_offset), batch=2,
+                                checkpoint_every=every, checkpoint_after=timedelta(seconds=60))
+
+    def sizes() -> list[int]:
+        with rt.engine.connect() as conn:
+            return list(conn.execute(select(audit_checkpoints.c.tree_size).order_by(audit_checkpoints.c.tree_size)).scalars())
+
+    for _ in range(7):
+        client.get(base(seeker) + "/dossier", headers=seeker.auth)
+    for _ in range(4):
+        integrate()
+    assert sizes() == [2, 6]  # the first batch, then once 3 more had come (batches of 2)
+    integrate()
+    assert sizes() == [2, 6]  # one entry since: neither 3 entries nor 60 seconds
+    integrate(now_offset=61)
+    assert sizes() == [2, 6, 7]
