@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jws
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from audit.entries import Entry
 from audit.merkle import Frontier, SubtreeReader, frontier_positions, leaf_hash, root_hash
 from audit.models import audit_checkpoints, audit_leaves, audit_nodes, audit_queue, audit_tree
+from core.db import Prepared
 from core.identity.signing import SIGNING_ALGORITHM, KeyUse, SigningKeys
 from core.models import as_utc, iso_utc
 
@@ -38,14 +39,16 @@ class Checkpoint:
         return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(), "timestamp": iso_utc(self.timestamp), "jws": self.jws}
 
 
+_APPEND = Prepared(insert(audit_queue).values(
+    canonical=bindparam("canonical"), subject_ref=bindparam("subject_ref"), actor_id=bindparam("actor_id"),
+    decision=bindparam("decision"), at=bindparam("at"),
+))
+
+
 def append(conn: Connection, entry: Entry) -> None:
-    """Record ``entry`` in the caller's transaction."""
-    conn.execute(
-        insert(audit_queue).values(
-            canonical=entry.canonical(), subject_ref=entry.subject_ref, actor_id=entry.actor_id,
-            decision=entry.decision, at=entry.at,
-        )
-    )
+    """Record ``entry`` in the caller's transaction (every request does: a prepared statement)."""
+    _APPEND.run(conn, {"canonical": entry.canonical(), "subject_ref": entry.subject_ref, "actor_id": entry.actor_id,
+                       "decision": entry.decision, "at": entry.at})
 
 
 def tree_size(conn: Connection, lock: bool = False) -> int:

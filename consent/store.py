@@ -83,11 +83,11 @@ def catalogue(conn: Connection, name: str | None = None) -> list[CatalogueEntry]
     ]
 
 
-def live_consent_clause(subject_id: Any, purpose_names: Iterable[str], now: Any) -> ColumnElement[bool]:
-    """A condition true for the subject's consents that are live now (granted, current notice, not expired)."""
+def live_consent_clause(subject_id: Any, purpose: str, now: Any) -> ColumnElement[bool]:
+    """A condition true while the subject's consent to ``purpose`` is live (granted, current notice, not expired)."""
     return and_(
         consent_states.c.subject_id == subject_id,
-        consent_states.c.purpose.in_(list(purpose_names)),
+        consent_states.c.purpose == purpose,
         consent_states.c.state == "granted",
         consent_states.c.notice_version >= select(purposes.c.min_notice_version)
         .where(purposes.c.name == consent_states.c.purpose).scalar_subquery(),

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.engine import Connection
 
 from core.crypto.sealing import WrappedKey
-from core.errors import Forbidden, Gone, NotFound
+from core.db import Prepared
+from core.errors import Forbidden, Gone, NotFound, Unauthenticated
+from core.identity.checks import ACCOUNT_OPEN, account_parameters
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
 from audit import log as audit_log
@@ -43,22 +45,22 @@ class Authorized:
 
 
 @functools.cache
-def _facts_query(action: Action) -> Select[Any]:
+def _facts_query(action: Action) -> Prepared:
     """One statement: the subject's key, the caller's assignment, and each consent the action consults."""
     assigned = exists().where(
         seeker_assignments.c.subject_id == subjects.c.id,
         seeker_assignments.c.advisor_id == bindparam("actor_id"),
     )
     consents = [
-        exists().where(live_consent_clause(subjects.c.id, [purpose], bindparam("now"))).label(purpose)
+        exists().where(live_consent_clause(subjects.c.id, purpose, bindparam("now"))).label(purpose)
         for purpose in consents_consulted(action)
     ]
-    query = select(subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, assigned, *consents).where(
-        subjects.c.id == bindparam("subject_id")
-    )
+    query = select(
+        subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, ACCOUNT_OPEN, assigned, *consents
+    ).where(subjects.c.id == bindparam("subject_id"))
     # A write locks the subject's row (PostgreSQL; SQLite's write transaction already holds the
     # lock): an erasure or another write cannot slip between this decision and the write.
-    return query if action in READ_ACTIONS else query.with_for_update(of=subjects)
+    return Prepared(query if action in READ_ACTIONS else query.with_for_update(of=subjects))
 
 
 def authorize(
@@ -75,10 +77,18 @@ def authorize(
     Raises NotFound for an unknown subject, AccessRefused when the policy denies, and Gone when
     the subject was erased (only an actor related to the subject learns that).
     """
-    row = conn.execute(_facts_query(action), {"subject_id": subject_id, "actor_id": actor.account_id, "now": now}).first()
+    parameters = {"subject_id": subject_id, "now": now, **account_parameters(actor)}
+    rows = _facts_query(action).rows(conn, parameters)
+    row = rows[0] if rows else None
     if row is None:
+        if not conn.execute(_ACCOUNT_OPEN, parameters).scalar():
+            raise Unauthenticated()
         raise NotFound()
-    wrapped_dek, kek_version, erased_at, assigned, *consented = row
+    wrapped_dek, kek_version, erased_at, account_open, assigned, *consented = row
+    # NOTE: the account is checked here, in the same statement as the facts: a closed account's
+    # token is refused even where the HTTP layer left the check to this point.
+    if not account_open:
+        raise Unauthenticated()
     live = frozenset(p for p, granted in zip(consents_consulted(action), consented, strict=True) if granted)
     facts = Facts(subject_id, relation_of(actor, subject_id, bool(assigned)), live)
     decision = decide(actor, action, facts, requested)
@@ -90,6 +100,9 @@ def authorize(
     if erased_at is not None or wrapped_dek is None:
         raise Gone()
     return Authorized(decision, WrappedKey(kek_version, wrapped_dek))
+
+
+_ACCOUNT_OPEN = select(ACCOUNT_OPEN)
 
 
 def entry_for(actor: Actor, decision: Decision, now: datetime) -> Entry:

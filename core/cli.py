@@ -162,7 +162,8 @@ def assign_command(advisor: str, seeker: str | None, employer_id: str | None) ->
 def token_command(username: str, ttl: int | None) -> None:
     """Print a signed access token for an account (operator tool)."""
     info = accounts.account_by_username(runtime(), username)
-    click.echo(runtime().tokens.issue(info.id, info.role.value, client_id="dossier-cli", ttl=ttl))
+    click.echo(runtime().tokens.issue(info.id, info.role.value, client_id="dossier-cli", ttl=ttl,
+                                      subject_id=info.subject_id, employer_id=info.employer_id))
 
 
 @cli.group("keys")

@@ -28,14 +28,31 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         # reads cannot change before it writes (a deferred one would fail with SQLITE_BUSY).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it would cost a round trip on every checkout (DESIGN.md section 10: round trips
+    # are the main lever); connections are recycled instead, and a dropped one fails one request.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 WRITE_OPTION = "dossier_write"
+SINGLE_READ_OPTION = "dossier_single_read"
+
+
+def single_read(engine: Engine) -> Connection:
+    """A connection for one read statement, outside any transaction: no BEGIN, no ROLLBACK.
+
+    NOTE: on SQLite this skips our BEGIN (an isolation-level switch would cost two PRAGMAs);
+    on PostgreSQL it is psycopg's autocommit, a client-side switch.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.connect().execution_options(**{SINGLE_READ_OPTION: True})
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get(SINGLE_READ_OPTION):
+        return  # one read statement needs no transaction (see single_read)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,3 +102,67 @@ def forget_old_versions(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+class Prepared:
+    """A hot statement run on the driver's cursor, skipping SQLAlchemy's per-execution machinery.
+
+    The SQL, the order of its parameters and the constants bound in it come from SQLAlchemy's own
+    compilation (once per dialect); each value goes through the bind processor SQLAlchemy would
+    apply, and each result column through its result processor, so the statement behaves as
+    ``conn.execute(statement, parameters)`` does; only the overhead goes (DESIGN.md section 10:
+    statement overhead is most of an audited read). Used for the few statements every request
+    runs; everything else goes through SQLAlchemy as usual.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self._statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+
+    def _for(self, conn: Connection) -> _Compiled:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self._statement.compile(dialect=dialect)
+            names = compiled.positiontup if compiled.positional else list(compiled.binds)
+            binds = [(name, compiled._bind_processors.get(name), compiled.binds[name]) for name in names]
+            results = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in getattr(self._statement, "selected_columns", [])
+            ]
+            found = self._compiled[dialect.name] = _Compiled(str(compiled), binds, bool(compiled.positional), results)
+        return found
+
+    def rows(self, conn: Connection, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        compiled = self._for(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, compiled.values(parameters))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        if any(compiled.results):
+            return [tuple(p(v) if p else v for p, v in zip(compiled.results, row, strict=True)) for row in rows]
+        return list(rows)
+
+    def run(self, conn: Connection, parameters: dict[str, Any]) -> None:
+        compiled = self._for(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, compiled.values(parameters))
+        finally:
+            cursor.close()
+
+
+class _Compiled:
+    __slots__ = ("binds", "positional", "results", "sql")
+
+    def __init__(self, sql: str, binds: list[tuple[str, Any, Any]], positional: bool, results: list[Any]) -> None:
+        self.sql, self.binds, self.positional, self.results = sql, binds, positional, results
+
+    def values(self, parameters: dict[str, Any]) -> Any:
+        values = []
+        for name, processor, bind in self.binds:
+            value = parameters[name] if name in parameters else bind.effective_value
+            values.append(processor(value) if processor else value)
+        return tuple(values) if self.positional else dict(zip((b[0] for b in self.binds), values, strict=True))

@@ -186,7 +186,7 @@ def make_person(rt: Runtime):  # type: ignore[no-untyped-def]
         if role is Role.EMPLOYER and employer_id is None:
             employer_id = accounts.create_employer(rt, f"Employer of {name}")["id"]
         info = accounts.create_account(rt, name, role, None, employer_id)
-        token = rt.tokens.issue(info.id, role.value)
+        token = rt.tokens.issue(info.id, role.value, subject_id=info.subject_id, employer_id=info.employer_id)
         return Person(info.id, name, role, token, info.subject_id, info.employer_id)
 
     return make

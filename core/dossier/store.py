@@ -6,6 +6,7 @@ field the actor may not see is neither loaded nor opened.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from core.crypto.sealing import SubjectCipher
+from core.db import Prepared
 from core.dossier.fields import RecordKind
 from core.models import blind_indexes, new_id, records, sealed_fields
 
@@ -29,32 +31,31 @@ class OpenedRecord:
     values: dict[str, Any]
 
 
-_LOAD = (
-    select(
-        records.c.id,
-        records.c.kind,
-        records.c.created_at,
-        records.c.recorded_by,
-        sealed_fields.c.field,
-        sealed_fields.c.ciphertext,
+@functools.lru_cache(maxsize=256)
+def _load_statement(categories: tuple[str, ...]) -> Prepared:
+    """The load of a set of categories: one statement per set, compiled once (the sets a policy
+    allows are few; an expanding IN would be re-rendered on every request)."""
+    return Prepared(
+        select(records.c.id, records.c.kind, records.c.created_at, records.c.recorded_by,
+               sealed_fields.c.field, sealed_fields.c.ciphertext)
+        .join(records, records.c.id == sealed_fields.c.record_id)
+        .where(
+            sealed_fields.c.subject_id == bindparam("subject_id"),
+            # One plain parameter per category (an expanding IN would be re-rendered per call).
+            sealed_fields.c.category.in_([bindparam(f"category_{i}", value) for i, value in enumerate(categories)]),
+        )
+        .order_by(records.c.created_at, records.c.id)
     )
-    .join(records, records.c.id == sealed_fields.c.record_id)
-    .where(
-        sealed_fields.c.subject_id == bindparam("subject_id"),
-        sealed_fields.c.category.in_(bindparam("categories", expanding=True)),
-    )
-    .order_by(records.c.created_at, records.c.id)
-)
 
 
 def load_records(conn: Connection, cipher: SubjectCipher, subject_id: str, categories: Iterable[str]) -> list[OpenedRecord]:
     """Every record of the subject with the fields of ``categories``, opened, oldest first."""
-    wanted = sorted(categories)
+    wanted = tuple(sorted(categories))
     if not wanted:
         return []
     opened: dict[str, OpenedRecord] = {}
-    for record_id, kind, created_at, recorded_by, field, ciphertext in conn.execute(
-        _LOAD, {"subject_id": subject_id, "categories": wanted}
+    for record_id, kind, created_at, recorded_by, field, ciphertext in _load_statement(wanted).rows(
+        conn, {"subject_id": subject_id}
     ):
         record = opened.get(record_id)
         if record is None:

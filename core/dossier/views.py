@@ -16,20 +16,20 @@ TAGS = ("dossier",)
 
 
 @api.operation(SEEKER + "/dossier", summary="Lire le dossier / read the dossier", tags=TAGS,
-               response=schemas.DossierSchema(), errors=(403, 404, 410))
+               response=schemas.DossierSchema(), errors=(403, 404, 410), authorizes=True)
 def read_dossier(actor: Actor, subject_id: str) -> dict[str, Any]:
     """Sections the caller may not see are absent and listed in `withheld` with the reason."""
     return service.read_dossier(runtime(), actor, subject_id)
 
 
 @api.operation(SEEKER + "/identity", "PUT", summary="Remplacer l'identité / replace the identity", tags=TAGS,
-               body=schemas.IdentitySchema, response=schemas.IdentitySchema(), errors=(403, 404, 409, 410))
+               body=schemas.IdentitySchema, response=schemas.IdentitySchema(), errors=(403, 404, 409, 410), authorizes=True)
 def put_identity(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return service.put_identity(runtime(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/profile", "PATCH", summary="Modifier « Mon profil » / change the profile", tags=TAGS,
-               body=schemas.ProfilePatchSchema, response=schemas.ProfileSchema(), errors=(403, 404, 410))
+               body=schemas.ProfilePatchSchema, response=schemas.ProfileSchema(), errors=(403, 404, 410), authorizes=True)
 def patch_profile(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Only the fields sent change; `null` clears a field. A changed field loses its validation."""
     return service.patch_profile(runtime(), actor, subject_id, body)
@@ -37,33 +37,33 @@ def patch_profile(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[s
 
 @api.operation(SEEKER + "/profile/validations", "POST", summary="Valider un champ du profil / validate a profile field",
                tags=TAGS, body=schemas.ValidationRequestSchema, response=schemas.ProvenanceSchema(), status=201,
-               errors=(403, 404, 410))
+               errors=(403, 404, 410), authorizes=True)
 def validate_profile_field(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return service.validate_profile_field(runtime(), actor, subject_id, body["field"], body["evidence"])
 
 
 @api.operation(SEEKER + "/contacts", "POST", summary="Enregistrer un contact / record a contact", tags=TAGS,
-               body=schemas.ContactInSchema, response=schemas.ContactSchema(), status=201, errors=(403, 404, 410))
+               body=schemas.ContactInSchema, response=schemas.ContactSchema(), status=201, errors=(403, 404, 410), authorizes=True)
 def record_contact(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return service.record_contact(runtime(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/activities", "POST", summary="Déclarer une démarche / record a job-search activity",
                tags=TAGS, body=schemas.ActivityInSchema, response=schemas.ActivitySchema(), status=201,
-               errors=(403, 404, 410))
+               errors=(403, 404, 410), authorizes=True)
 def record_activity(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return service.record_activity(runtime(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/activities", summary="Lister les démarches / list job-search activities", tags=TAGS,
-               response=schemas.ActivitySchema(many=True), errors=(403, 404, 410))
+               response=schemas.ActivitySchema(many=True), errors=(403, 404, 410), authorizes=True)
 def list_activities(actor: Actor, subject_id: str) -> list[dict[str, Any]]:
     """An assigned advisor reads them only while `activity.advisor_access` is granted (403 consent-required)."""
     return service.list_activities(runtime(), actor, subject_id)
 
 
 @api.operation(SEEKER + "/export", summary="Exporter tout le dossier (JSON portable) / export everything", tags=TAGS,
-               errors=(403, 404, 410))
+               errors=(403, 404, 410), authorizes=True)
 def export_dossier(actor: Actor, subject_id: str) -> Any:
     response = json_response(service.export_dossier(runtime(), actor, subject_id))
     response.headers["Content-Disposition"] = f'attachment; filename="dossier-{subject_id}.json"'
@@ -71,7 +71,7 @@ def export_dossier(actor: Actor, subject_id: str) -> Any:
 
 
 @api.operation(SEEKER, "DELETE", summary="Effacer le dossier (destruction de la clé) / erase by key destruction",
-               tags=TAGS, status=204, errors=(403, 404, 410))
+               tags=TAGS, status=204, errors=(403, 404, 410), authorizes=True)
 def erase_subject(actor: Actor, subject_id: str) -> None:
     service.erase_subject(runtime(), actor, subject_id)
 

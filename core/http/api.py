@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, request
 from marshmallow import Schema, ValidationError
 
 from core.errors import DossierError, InvalidInput, Unauthenticated
-from core.identity.accounts import actor_for_token
+from core.identity.accounts import actor_for_token, require_open_account
 from core.identity.roles import Actor
 from core.runtime import runtime
 
@@ -74,7 +74,13 @@ class ApiBlueprint:
         public: bool = False,
         errors: tuple[int, ...] = (),
         body_required: bool = True,
+        authorizes: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare an API operation.
+
+        ``authorizes`` says the view's service begins with ``core.access.authorize``, which checks
+        the account in the statement that loads its facts; other views check it before running.
+        """
         body_schema = body() if body else None
         query_schema = query() if query else None
 
@@ -83,7 +89,9 @@ class ApiBlueprint:
             def view(**path: Any) -> Response:
                 kwargs: dict[str, Any] = {k: str(v) for k, v in path.items()}
                 if not public:
-                    kwargs["actor"] = authenticate()
+                    kwargs["actor"] = actor = authenticate()
+                    if not authorizes:
+                        require_open_account(runtime(), actor)
                 if body_schema is not None:
                     kwargs["body"] = _load(body_schema, _json_body(default=None if body_required else {}))
                 if query_schema is not None:

@@ -6,13 +6,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from core.db import single_read
 from core.dossier import store
 from core.dossier.fields import RecordKind
 from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from core.identity.checks import ACCOUNT_OPEN, account_parameters
 from core.identity.passwords import MIN_LENGTH, hash_password, verify_password
 from core.identity.roles import Actor, Role
 from core.identity.tokens import InvalidToken
@@ -154,36 +156,48 @@ def _advisor(rt: Runtime, username: str) -> AccountInfo:
     return info
 
 
-_ACTOR = select(accounts.c.role, accounts.c.subject_id, accounts.c.employer_id).where(
-    accounts.c.id == bindparam("account_id"), accounts.c.disabled_at.is_(None)
-)
-
-
 def actor_for_token(rt: Runtime, token: str) -> Actor:
-    """The actor behind a bearer token; the account must still exist, be open and keep its role."""
+    """The actor a bearer token names (its signature, issuer, audience and expiry checked).
+
+    Whether the account is still open is a separate check (``require_open_account``), made
+    either at once or by ``core.access.authorize`` in the statement that loads its facts.
+    """
     try:
         claims = rt.tokens.verify(token)
-    except InvalidToken:
+        role = Role(claims.role)
+    except (InvalidToken, ValueError):
         raise Unauthenticated() from None
-    with rt.engine.connect() as conn:
-        row = conn.execute(_ACTOR, {"account_id": claims.account_id}).first()
-    if row is None or row.role != claims.role:
+    if (role is Role.SEEKER) != (claims.subject_id is not None) or (role is Role.EMPLOYER) != (claims.employer_id is not None):
         raise Unauthenticated()
-    return Actor(claims.account_id, Role(row.role), row.subject_id, row.employer_id, claims.client_id)
+    return Actor(claims.account_id, role, claims.subject_id, claims.employer_id, claims.client_id)
+
+
+def require_open_account(rt: Runtime, actor: Actor) -> None:
+    """401 unless the actor's account still exists, is open, and has the role its token names."""
+    # One statement, outside any transaction: no BEGIN or ROLLBACK round trips for it.
+    with single_read(rt.engine) as conn:
+        open_ = conn.execute(_ACCOUNT_OPEN, account_parameters(actor)).scalar()
+    if not open_:
+        raise Unauthenticated()
+
+
+_ACCOUNT_OPEN = select(ACCOUNT_OPEN)
 
 
 def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:
     """Check a local account's password; return an access token and its lifetime."""
     with rt.engine.connect() as conn:
         row = conn.execute(
-            select(accounts.c.id, accounts.c.role, accounts.c.password_hash).where(
+            select(accounts.c.id, accounts.c.role, accounts.c.password_hash, accounts.c.subject_id, accounts.c.employer_id).where(
                 accounts.c.username == username, accounts.c.disabled_at.is_(None)
             )
         ).first()
     if not verify_password(row.password_hash if row else None, password) or row is None:
         raise Unauthenticated("Nom d'utilisateur ou mot de passe incorrect.")
     ttl = rt.settings.TOKEN_TTL
-    return rt.tokens.issue(row.id, row.role, client_id="dossier-login", ttl=ttl), ttl
+    token = rt.tokens.issue(row.id, row.role, client_id="dossier-login", ttl=ttl, subject_id=row.subject_id,
+                            employer_id=row.employer_id)
+    return token, ttl
 
 
 def account_info(rt: Runtime, account_id: str) -> AccountInfo:

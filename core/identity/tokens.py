@@ -35,6 +35,8 @@ class TokenClaims:
     client_id: str
     expires_at: int
     token_id: str
+    subject_id: str | None = None
+    employer_id: str | None = None
 
 
 class TokenService:
@@ -60,7 +62,10 @@ class TokenService:
         self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
         self._lock = Lock()
 
-    def issue(self, account_id: str, role: str, client_id: str = "dossier", ttl: int | None = None) -> str:
+    def issue(self, account_id: str, role: str, client_id: str = "dossier", ttl: int | None = None, *,
+              subject_id: str | None = None, employer_id: str | None = None) -> str:
+        """A signed access token. A seeker's token names their subject, an employer user's their
+        employer: what the account is linked to never changes, so requests need not look it up."""
         now = int(self._clock())
         key = self._keys.key(KeyUse.TOKEN)
         header = {"alg": SIGNING_ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid}
@@ -74,6 +79,10 @@ class TokenService:
             "client_id": client_id,
             "role": role,
         }
+        if subject_id is not None:
+            claims["subject_id"] = subject_id
+        if employer_id is not None:
+            claims["employer_id"] = employer_id
         return jwt.encode(header, claims, key, algorithms=[SIGNING_ALGORITHM])
 
     def verify(self, token: str) -> TokenClaims:
@@ -120,4 +129,12 @@ class TokenService:
             client_id=str(claims.get("client_id", "")),
             expires_at=claims["exp"],
             token_id=str(claims["jti"]),
+            subject_id=_optional_str(claims.get("subject_id")),
+            employer_id=_optional_str(claims.get("employer_id")),
         )
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidToken("claims")
+    return value

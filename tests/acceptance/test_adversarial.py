@@ -290,6 +290,10 @@ def token_claims(rt, person: Person, **changes: Any) -> dict[str, Any]:  # type:
     now = int(time.time())
     claims = {"iss": rt.settings.TOKEN_ISSUER, "sub": person.id, "aud": rt.settings.TOKEN_AUDIENCE, "exp": now + 600,
               "iat": now, "jti": str(uuid.uuid4()), "client_id": "adversary", "role": person.role.value}
+    if person.subject_id:
+        claims["subject_id"] = person.subject_id
+    if person.employer_id:
+        claims["employer_id"] = person.employer_id
     claims.update(changes)
     return claims
 

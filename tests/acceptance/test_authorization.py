@@ -112,3 +112,38 @@ def test_lookup_by_national_id_is_limited_to_the_caseload(client, make_person, s
     admin = make_person(Role.ADMIN)
     assert client.post("/api/v1/seekers/lookup", json={"email": "N@example.org"}, headers=admin.auth).get_json() == {"subject_ids": [seeker.subject_id]}
     assert client.post("/api/v1/seekers/lookup", json={"email": "n@example.org"}, headers=seeker.auth).status_code == 403
+
+
+CONSENT_AND_LOG = [
+    ("GET", "/consents", None), ("POST", "/consents", {"purpose": "profile.matching", "notice_version": 1}),
+    ("DELETE", "/consents/profile.matching", None), ("POST", "/publication", None), ("DELETE", "/publication", None),
+    ("GET", "/consents/receipts", None), ("GET", "/access-log", None),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), [e[:3] for e in ENDPOINTS] + CONSENT_AND_LOG,
+                         ids=IDS + [f"{m} {p}" for m, p, _ in CONSENT_AND_LOG])
+def test_a_closed_account_is_refused_everywhere_at_once(client, rt, seeker: Person, advisor: Person, method, suffix, body) -> None:
+    from sqlalchemy import update
+
+    from core.models import accounts, utcnow
+
+    with rt.engine.begin() as conn:
+        conn.execute(update(accounts).where(accounts.c.id.in_([seeker.id, advisor.id])).values(disabled_at=utcnow()))
+    for person in (seeker, advisor):
+        response = call(client, method, f"/api/v1/seekers/{seeker.subject_id}{suffix}", body, person.auth)
+        assert response.status_code == 401, (person.role, response.get_json())
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/purposes", "/api/v1/taxonomy/skills", "/api/v1/audit/entries",
+                                  "/api/v1/audit/checkpoint"])
+def test_a_closed_account_is_refused_on_every_other_endpoint(client, rt, make_person, path: str) -> None:
+    from sqlalchemy import update
+
+    from core.models import accounts, utcnow
+
+    auditor = make_person(Role.AUDITOR)
+    assert client.get(path, headers=auditor.auth).status_code == 200
+    with rt.engine.begin() as conn:
+        conn.execute(update(accounts).where(accounts.c.id == auditor.id).values(disabled_at=utcnow()))
+    assert client.get(path, headers=auditor.auth).status_code == 401

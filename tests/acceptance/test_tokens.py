@@ -23,7 +23,7 @@ def b64(data: dict) -> str:
 def claims_for(rt, person: Person, **changes) -> dict:  # type: ignore[no-untyped-def]
     now = int(time.time())
     claims = {"iss": rt.settings.TOKEN_ISSUER, "sub": person.id, "aud": rt.settings.TOKEN_AUDIENCE, "exp": now + 300,
-              "iat": now, "jti": "j1", "client_id": "t", "role": person.role.value}
+              "iat": now, "jti": "j1", "client_id": "t", "role": person.role.value, "subject_id": person.subject_id}
     claims.update(changes)
     return claims
 
@@ -50,7 +50,8 @@ def test_the_signing_key_is_published(client, rt) -> None:
 
 
 @pytest.mark.parametrize("case", ["expired", "alg-none", "foreign-key", "wrong-audience", "wrong-issuer", "tampered",
-                                  "not-a-jwt", "wrong-typ", "role-changed", "unknown-account", "basic-scheme"])
+                                  "not-a-jwt", "wrong-typ", "role-changed", "unknown-account", "basic-scheme",
+                                  "subject-changed", "subject-missing"])
 def test_bad_tokens_get_401(client, rt, seeker: Person, case: str) -> None:
     own_key = rt.signing.key(KeyUse.TOKEN)
     header = {"alg": "Ed25519", "typ": "at+jwt", "kid": own_key.kid}
@@ -68,6 +69,9 @@ def test_bad_tokens_get_401(client, rt, seeker: Person, case: str) -> None:
         "role-changed": lambda: sign(claims_for(rt, seeker, role="admin")),
         "unknown-account": lambda: sign(claims_for(rt, seeker, sub="00000000-0000-4000-8000-000000000000")),
         "basic-scheme": lambda: None,
+        # A seeker's token names their subject; one naming another (or none) is refused.
+        "subject-changed": lambda: sign(claims_for(rt, seeker, subject_id="00000000-0000-4000-8000-000000000001")),
+        "subject-missing": lambda: sign({k: v for k, v in claims_for(rt, seeker).items() if k != "subject_id"}),
     }[case]()
     headers = {"Authorization": "Basic dXNlcjpwYXNz"} if token is None else {"Authorization": f"Bearer {token}"}
     response = client.get("/api/v1/me", headers=headers)
