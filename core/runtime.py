@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from core.errors import Gone
 from core.crypto.interfaces import KeyProvider
 from core.crypto.keyring import LocalKeyring
 from core.crypto.sealing import Sealer
-from core.db import WRITE_OPTION, make_engine
+from core.db import WRITE_OPTION, make_engine, writer_lock
 from core.identity.signing import SigningKeyError, SigningKeys
 from core.identity.tokens import TokenService
 from core.models import utcnow
@@ -49,7 +49,7 @@ class Runtime:
         NOTE: a refused access still commits, so that the record of the refusal is kept
         (invariant 2); the refusal is raised before anything is written.
         """
-        with self.engine.connect() as conn:
+        with self._writer_lock.held() if self._writer_lock else nullcontext(), self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             conn.begin()
             try:
@@ -61,6 +61,9 @@ class Runtime:
                 conn.rollback()
                 raise
             conn.commit()
+
+    def __post_init__(self) -> None:
+        self._writer_lock = writer_lock(self.engine)
 
 
 def build_runtime(settings: Settings) -> Runtime:
