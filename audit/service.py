@@ -21,17 +21,22 @@ from core.runtime import Runtime
 STAFF = {Role.ADVISOR.value, Role.ADMIN.value, Role.AUDITOR.value}
 
 
+# Entries per sequencing transaction: small enough that requests waiting for the writer lock
+# (SQLite) or the tree's row are not held up for long, large enough to amortise each commit.
+SEQUENCE_BATCH = 250
+
+
 def sequence(rt: Runtime) -> int:
     """Integrate every committed queued entry into the tree; return how many were added."""
     added = 0
     while True:
         with rt.transaction() as conn:
             count = log.integrate(
-                conn, rt.signing, rt.clock(), checkpoint_every=rt.settings.AUDIT_CHECKPOINT_EVERY,
+                conn, rt.signing, rt.clock(), batch=SEQUENCE_BATCH, checkpoint_every=rt.settings.AUDIT_CHECKPOINT_EVERY,
                 checkpoint_after=timedelta(seconds=rt.settings.AUDIT_CHECKPOINT_SECONDS),
             )
         added += count
-        if count == 0:
+        if count < SEQUENCE_BATCH:
             return added
 
 

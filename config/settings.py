@@ -49,6 +49,11 @@ class Settings:
     # The controller named on consent receipts.
     CONTROLLER_NAME: str = "Service public de l'emploi (instance de démonstration)"
     CONTROLLER_CONTACT: str = "dpo@dossier.example"
+    # A new audit checkpoint at least every N entries or T seconds (DESIGN.md section 7).
+    AUDIT_CHECKPOINT_EVERY: int = 1000
+    AUDIT_CHECKPOINT_SECONDS: int = 60
+    # How often (seconds) each server worker sequences queued audit entries into the tree; 0: never.
+    AUDIT_SEQUENCE_INTERVAL: float = 1.0
     SERVE_HOST: str = "127.0.0.1"
     SERVE_PORT: int = 8000
     SERVE_WORKERS: int = 2
@@ -78,6 +83,9 @@ _MINIMUM: dict[str, float] = {
     "DATA_KEY_CACHE_SIZE": 0,
     "KEYRING_RELOAD_INTERVAL": 0,
     "SERVE_PORT": 1,
+    "AUDIT_CHECKPOINT_EVERY": 1,
+    "AUDIT_CHECKPOINT_SECONDS": 1,
+    "AUDIT_SEQUENCE_INTERVAL": 0,
     "SERVE_WORKERS": 1,
 }
 
