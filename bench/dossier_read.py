@@ -11,6 +11,14 @@ concurrent clients, in the same run:
 
 It prints, per database and per (workers, clients) pair, both rates, their ratio, the latency
 percentiles, the non-2xx count and the load tool used; then one summary line per database.
+Every response is counted by status (a 3xx or 4xx is a failure, not a request served).
+
+On a shared machine the rates move with other people's work, so each phase also reads /proc:
+the server's CPU time per request (and PostgreSQL's, for the benchmark's own database), the load
+generator's cores, the cores other processes took ("other load") and the cores left idle. The
+ratio of CPU per request is far steadier than the ratio of rates; ``--repeat`` measures each pair
+several times, ``--settle`` waits for a quiet machine, and the target verdict uses undisturbed
+pairs only. A phase that leaves cores idle is not CPU-bound: it waits (locks, round trips).
 
 The load generator is ``wrk`` when it is on PATH (Debian package ``wrk``), otherwise a pure-Python
 client: one process per client, each with one raw keep-alive socket (it reconnects when the server
@@ -20,6 +28,9 @@ Usage (from the project root)::
 
     .venv/bin/python bench/dossier_read.py [--database sqlite|postgresql|both]
         [--seconds N] [--clients N[,N...]] [--workers N[,N...]] [--tool auto|wrk|python]
+        [--repeat N] [--settle SECONDS] [--set NAME=VALUE] [--json FILE]
+
+See docs/performance.md for what the figures mean and the latest results.
 
 Traffic goes to 127.0.0.1 only; every phase is bounded in time; every process started here is
 stopped before the script returns (terminate, then kill after a timeout).
@@ -82,6 +93,8 @@ class PhaseResult:
     database_cpu_ms_per_request: float | None = None  # PostgreSQL backends of the benchmark's database
     loadgen_cores: float | None = None
     other_cores: float | None = None
+    # cores left idle: a phase that leaves cores idle is not CPU-bound (it waits on locks or I/O)
+    idle_cores: float | None = None
 
 
 @dataclass
@@ -98,6 +111,12 @@ class RunResult:
     @property
     def ratio(self) -> float:
         return self.dossier.rps / self.healthz.rps if self.healthz.rps else 0.0
+
+    @property
+    def quietest(self) -> tuple[PhaseResult, PhaseResult]:
+        """The repeat during which other processes used the least CPU (a shared machine's best figure)."""
+        pairs = self.repeats or [(self.healthz, self.dossier)]
+        return min(pairs, key=lambda pair: max(pair[0].other_cores or 0.0, pair[1].other_cores or 0.0))
 
     @property
     def cpu_ratio(self) -> float | None:
@@ -198,6 +217,25 @@ def account_cpu(phase: PhaseResult, before: CpuSample, after: CpuSample) -> None
             phase.database_cpu_ms_per_request = database * scale
     phase.loadgen_cores = loadgen / wall
     phase.other_cores = max(0.0, (after.busy - before.busy) - server - database - loadgen) / wall
+    phase.idle_cores = max(0.0, (os.cpu_count() or 1) - (after.busy - before.busy) / wall)
+
+
+def settle(max_wait: float, threshold: float) -> None:
+    """On a shared machine: wait (at most ``max_wait`` seconds) until other processes use less than
+    ``threshold`` cores, measured over one second while the benchmark itself is idle."""
+    if max_wait <= 0:
+        return
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        busy = machine_busy_seconds() - before
+        if busy < threshold:
+            return
+        if time.monotonic() >= deadline:
+            log(f"    (the machine is still busy: {busy:.2f} cores used by other processes; measuring anyway)")
+            return
+        time.sleep(1.0)
 
 
 def children_cpu_seconds() -> float:
@@ -205,6 +243,28 @@ def children_cpu_seconds() -> float:
 
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+SOURCE_FOLDERS = ("core", "audit", "consent", "config", "plugins", "migrations")
+
+
+def source_fingerprint() -> str | None:
+    """A short hash of the service's source files (the project root is the folder above bench/),
+    to tell whether the code changed while a long run went on."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    found = False
+    for folder in SOURCE_FOLDERS:
+        for path in sorted((root / folder).rglob("*.py")) if (root / folder).is_dir() else []:
+            found = True
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                pass
+    return digest.hexdigest()[:12] if found else None
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120.0) -> str:
@@ -267,10 +327,16 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def instance(database: str) -> Iterator[dict[str, str]]:
-    """A throw-away instance folder (and database); yields the environment that names it."""
+def instance(database: str, settings: Sequence[str] = ()) -> Iterator[dict[str, str]]:
+    """A throw-away instance folder (and database); yields the environment that names it.
+
+    ``settings`` are ``NAME=VALUE`` service settings, passed as ``DOSSIER_NAME`` variables.
+    """
     with tempfile.TemporaryDirectory(prefix=f"dossier-bench-{database}-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            env["DOSSIER_" + name.strip().upper().removeprefix("DOSSIER_")] = value
         env["DOSSIER_INSTANCE_PATH"] = str(Path(tmp) / "instance")
         if database == "postgresql":
             with postgres_database() as url:
@@ -354,6 +420,17 @@ def check_dossier(port: int, fixture: Fixture, contacts: int) -> dict[str, Any]:
 # The server
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM to it when this script dies."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Server:
     """``dossier serve`` as a child process (its own process group), stopped for sure at the end."""
 
@@ -369,6 +446,7 @@ class Server:
         self.proc = subprocess.Popen(
             [dossier_executable(), "serve", "--host", HOST, "--port", str(self.port), "--workers", str(self.workers)],
             env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             self._wait_healthy()
@@ -444,6 +522,23 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     return sorted_values[index]
 
 
+# Counts every response by status in each wrk thread and prints the totals at the end, so that
+# a 3xx (which wrk's own "Non-2xx or 3xx" line lets pass) is not taken for a success either.
+WRK_STATUS_SCRIPT = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
+function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency, requests)
+  local total = {}
+  for _, t in ipairs(threads) do
+    for code, count in pairs(t:get("statuses")) do total[code] = (total[code] or 0) + count end
+  end
+  for code, count in pairs(total) do io.write(string.format("status %d %d\\n", code, count)) end
+end
+"""
+
+
 _DURATION = re.compile(r"^([\d.]+)(us|ms|s|m)$")
 
 
@@ -457,14 +552,19 @@ def _to_ms(text: str) -> float:
 
 def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int, threads: int, name: str,
             watched: Watched | None = None) -> PhaseResult:
+    script = Path(tempfile.gettempdir()) / f"dossier-bench-wrk-{os.getpid()}.lua"
+    script.write_text(WRK_STATUS_SCRIPT)
     args = ["wrk", "-t", str(max(1, min(threads, clients))), "-c", str(clients), "-d", f"{seconds}s",
-            "--timeout", f"{int(SOCKET_TIMEOUT)}s", "--latency"]
+            "--timeout", f"{int(SOCKET_TIMEOUT)}s", "--latency", "-s", str(script)]
     if token:
         args += ["-H", f"Authorization: Bearer {token}"]
     args.append(f"http://{HOST}:{port}{path}")
     watched = watched or Watched()
     before = CpuSample.take(watched, children_cpu_seconds())
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60, stdin=subprocess.DEVNULL)
+    finally:
+        script.unlink(missing_ok=True)
     after = CpuSample.take(watched, children_cpu_seconds())
     out = proc.stdout
     if proc.returncode != 0:
@@ -482,6 +582,9 @@ def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int,
         # (gunicorn's sync workers close every connection); connect/write/timeout errors are real.
         connect, _read, write, timeout = (int(g) for g in socket_errors.groups())
         errors = connect + write + timeout
+    statuses = {m.group(1): int(m.group(2)) for m in re.finditer(r"^status (\d+) (\d+)$", out, re.MULTILINE)}
+    if statuses:
+        non_2xx = max(non_2xx, sum(n for code, n in statuses.items() if not code.startswith("2")))
     latency = {}
     for label in ("50", "90", "99"):
         match = re.search(rf"^\s+{label}%\s+(\S+)", out, re.MULTILINE)
@@ -490,6 +593,7 @@ def run_wrk(port: int, path: str, token: str | None, clients: int, seconds: int,
     result = PhaseResult(
         name=name, path=path, tool="wrk", seconds=measured, requests=requests, non_2xx=non_2xx, errors=errors,
         rps=rps, p50_ms=latency.get("50"), p90_ms=latency.get("90"), p99_ms=latency.get("99"),
+        statuses=dict(sorted(statuses.items())),
     )
     if watched.server:
         account_cpu(result, before, after)
@@ -620,7 +724,10 @@ def run_python(port: int, path: str, token: str | None, clients: int, seconds: f
         time.sleep(max(0.0, stop_at - time.monotonic()))
         after = CpuSample.take(watched or Watched(), 0.0)
         for _ in procs:
-            results.append(queue.get(timeout=max(1.0, deadline - time.monotonic())))
+            try:
+                results.append(queue.get(timeout=max(1.0, deadline - time.monotonic())))
+            except Exception:  # queue.Empty: a client died without reporting; count it as failed
+                results.append(([], {}, 1, 0.0))
     finally:
         for proc in procs:
             proc.join(timeout=max(0.1, deadline - time.monotonic()))
@@ -687,16 +794,19 @@ def print_phase(phase: PhaseResult, indent: str = "    ") -> None:
         f"non-2xx={phase.non_2xx} errors={phase.errors}  "
         f"server cpu {_fmt(phase.server_cpu_ms_per_request, '.3f')} ms/req, "
         + (f"postgres cpu {phase.database_cpu_ms_per_request:.3f} ms/req, " if phase.database_cpu_ms_per_request is not None else "")
-        + f"load gen {_fmt(phase.loadgen_cores, '.2f')} cores, other load {_fmt(phase.other_cores, '.2f')} cores{flag}")
+        + f"load gen {_fmt(phase.loadgen_cores, '.2f')} cores, other load {_fmt(phase.other_cores, '.2f')} cores, "
+        f"idle {_fmt(phase.idle_cores, '.2f')} cores{flag}")
 
 
 def print_run(result: RunResult) -> None:
     log(f"  workers={result.workers} clients={result.clients} tool={result.tool} "
         f"repeats={max(1, len(result.repeats))}")
     if len(result.repeats) > 1:
+        quiet = result.quietest
         for i, (h, d) in enumerate(result.repeats, 1):
             log(f"   repeat {i}: healthz {h.rps:.0f} req/s, dossier {d.rps:.0f} req/s, ratio {d.rps / h.rps if h.rps else 0:.3f}, "
-                f"other load {_fmt(h.other_cores, '.2f')}/{_fmt(d.other_cores, '.2f')} cores")
+                f"other load {_fmt(h.other_cores, '.2f')}/{_fmt(d.other_cores, '.2f')} cores"
+                + ("   <- quietest" if (h, d) == quiet else ""))
         log("   median of the repeats:")
     print_phase(result.healthz)
     print_phase(result.dossier)
@@ -706,17 +816,41 @@ def print_run(result: RunResult) -> None:
         + (f"   note: other processes used up to {noisy:.2f} cores meanwhile: a noisy figure" if noisy > 0.25 else ""))
 
 
+QUIET_CORES = 0.25  # other processes' CPU below which a measurement counts as undisturbed
+
+
+def _pair_ratio(pair: tuple[PhaseResult, PhaseResult]) -> float:
+    return pair[1].rps / pair[0].rps if pair[0].rps else 0.0
+
+
+def _quiet(pair: tuple[PhaseResult, PhaseResult]) -> bool:
+    return all(phase.other_cores is not None and phase.other_cores < QUIET_CORES for phase in pair)
+
+
 def summary_line(database: str, results: list[RunResult]) -> str:
     if not results:
         return f"SUMMARY {database}: no result"
-    best = max(results, key=lambda r: r.ratio)
-    parts = [f"w{r.workers}/c{r.clients}: healthz {r.healthz.rps:.0f} dossier {r.dossier.rps:.0f} req/s "
-             f"ratio {r.ratio:.3f} (cpu {_fmt(r.cpu_ratio, '.3f')})" for r in results]
+    parts = []
+    for r in results:
+        part = (f"w{r.workers}/c{r.clients}: healthz {r.healthz.rps:.0f} dossier {r.dossier.rps:.0f} req/s "
+                f"ratio {r.ratio:.3f} (cpu {_fmt(r.cpu_ratio, '.3f')}")
+        if len(r.repeats) > 1:
+            part += f"; quietest repeat {_pair_ratio(r.quietest):.3f}"
+        parts.append(part + ")")
     all_valid = all(valid(h) and valid(d) for r in results for h, d in (r.repeats or [(r.healthz, r.dossier)]))
     target = ""
     if database == "sqlite":
-        target = (f"; target ratio >= {TARGET_RATIO_SQLITE}: "
-                  f"{'MET' if best.ratio >= TARGET_RATIO_SQLITE else 'MISSED'} (best {best.ratio:.3f})")
+        # The verdict uses undisturbed pairs only: when other processes take CPU, /healthz loses
+        # more than the dossier read does and the ratio looks better than it is.
+        quiet = [pair for r in results for pair in (r.repeats or [(r.healthz, r.dossier)]) if _quiet(pair)]
+        if quiet:
+            best = max(_pair_ratio(pair) for pair in quiet)
+            verdict = "MET" if best >= TARGET_RATIO_SQLITE else "MISSED"
+            target = f"; target ratio >= {TARGET_RATIO_SQLITE}: {verdict} (best undisturbed ratio {best:.3f})"
+        else:
+            best_cpu = max((r.cpu_ratio or 0.0) for r in results)
+            target = (f"; target ratio >= {TARGET_RATIO_SQLITE}: UNCERTAIN (no undisturbed measurement; "
+                      f"best CPU-per-request ratio {best_cpu:.3f})")
     return (f"SUMMARY {database}: tool={results[0].tool} " + " | ".join(parts) + target
             + ("" if all_valid else "; WARNING: some responses were not 2xx or failed"))
 
@@ -751,7 +885,9 @@ def watch(server: Server, env: dict[str, str]) -> Watched:
 def bench_database(database: str, args: argparse.Namespace, tool: str) -> list[RunResult]:
     log(f"\n== {database} ==")
     results: list[RunResult] = []
-    with instance(database) as env:
+    with instance(database, args.set) as env:
+        if args.set:
+            log(f"  settings: {', '.join(args.set)}")
         if database == "postgresql":
             log(f"  database: {env['DOSSIER_DATABASE_URL']}")
         log(f"  instance: {env['DOSSIER_INSTANCE_PATH']}")
@@ -759,10 +895,13 @@ def bench_database(database: str, args: argparse.Namespace, tool: str) -> list[R
         advisor, seeker, subject_id = create_fixture(env)
         fixture = Fixture(subject_id, run_cli(env, "token", advisor, "--ttl", "86400").strip(),
                           run_cli(env, "token", seeker, "--ttl", "86400").strip())
-        server_log = Path(env["DOSSIER_INSTANCE_PATH"]).parent / "server.log"
         dossier_path = f"/api/v1/seekers/{subject_id}/dossier"
         filled = False
         for workers in args.workers:
+            # `dossier init` is idempotent: run again, it keeps the schema at the newest migration
+            # when the service's code moves while a long run goes on
+            init_instance(env, args.init_retry_minutes)
+            server_log = Path(env["DOSSIER_INSTANCE_PATH"]).parent / f"server-{workers}-workers.log"
             with Server(env, workers, server_log) as server:
                 if not filled:
                     fill_dossier(server.port, fixture, args.contacts)
@@ -774,8 +913,10 @@ def bench_database(database: str, args: argparse.Namespace, tool: str) -> list[R
                 for clients in args.clients:
                     pairs: list[tuple[PhaseResult, PhaseResult]] = []
                     for _ in range(args.repeat):
+                        settle(args.settle, args.settle_threshold)
                         healthz = run_phase(tool, server.port, "/healthz", None, clients, args.seconds, args.warmup,
                                             args.wrk_threads, "healthz", watch(server, env))
+                        settle(args.settle, args.settle_threshold)
                         dossier = run_phase(tool, server.port, dossier_path, fixture.advisor_token, clients,
                                             args.seconds, args.warmup, args.wrk_threads, "dossier", watch(server, env))
                         pairs.append((healthz, dossier))
@@ -805,20 +946,32 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=_int_list, default=[2], help="gunicorn sync workers, e.g. 2 or 2,3 (default 2)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="measure each (healthz, dossier) pair this many times and report the medians (default 1)")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="on a shared machine: before each phase, wait up to this many seconds for other "
+                             "processes to go quiet (default 0: do not wait)")
+    parser.add_argument("--settle-threshold", type=float, default=0.15,
+                        help="cores that other processes may use for the machine to count as quiet (default 0.15)")
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk when on PATH (auto), or the pure-Python client")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: leaves the cores to the server)")
     parser.add_argument("--contacts", type=int, default=3, help="contacts recorded in the dossier (default 3)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a service setting for the throw-away instance, e.g. --set AUDIT_SEQUENCE_INTERVAL=5 "
+                             "(passed as DOSSIER_NAME; repeatable)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--init-retry-minutes", type=float, default=20.0,
                         help="how long to retry `dossier init` while the default taxonomy is missing (default 20)")
     args = parser.parse_args(argv)
+    for setting in args.set:
+        if "=" not in setting or not setting.split("=", 1)[0].strip():
+            parser.error(f"--set expects NAME=VALUE, got {setting!r}")
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
     if args.warmup is None:
         args.warmup = 2.0 if args.seconds >= 5 else 1.0
     args.seconds = min(args.seconds, 600.0)
     args.repeat = min(max(args.repeat, 1), 20)
+    args.settle = min(max(args.settle, 0.0), 600.0)
     args.warmup = min(max(args.warmup, 0.0), 60.0)
     return args
 
@@ -840,19 +993,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"workers={args.workers} clients={args.clients} seconds={args.seconds:g} warmup={args.warmup:g}")
     all_results: dict[str, list[RunResult]] = {}
     failed = False
+    changed: list[str] = []
     for database in databases:
+        before = source_fingerprint()
         try:
             all_results[database] = bench_database(database, args, tool)
         except SetupError as exc:
             log(f"  FAILED: {exc}")
             all_results[database] = []
             failed = True
+        after = source_fingerprint()
+        log(f"  service source fingerprint: {after}" + ("" if before == after else f" (was {before} when {database} began)"))
+        if before != after:
+            changed.append(database)
     log("")
+    for database in changed:
+        log(f"WARNING: the service's source files changed during the {database} run: its figures mix two versions")
     for database in databases:
         log(summary_line(database, all_results[database]))
     if args.json:
         args.json.write_text(json.dumps(
             {"nproc": os.cpu_count(), "python": platform.python_version(), "tool": tool,
+             "source_fingerprint": source_fingerprint(), "source_changed_during": changed, "settings": args.set,
              "seconds": args.seconds, "warmup": args.warmup,
              "results": {db: [dict(asdict(r), ratio=r.ratio, cpu_ratio=r.cpu_ratio) for r in rs] for db, rs in all_results.items()}},
             indent=2))
@@ -861,7 +1023,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failed or invalid else 0
 
 
+def _terminate(signum: int, _frame: Any) -> None:
+    # SIGTERM unwinds like Ctrl-C: the server is stopped and the database dropped on the way out
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

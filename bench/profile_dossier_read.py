@@ -28,9 +28,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import importlib.util  # noqa: E402
 
-import dossier_read as bench  # noqa: E402  (the benchmark's own setup helpers)
+# bench/ must not shadow the service's packages (bench/audit.py would hide the `audit` package):
+# take this folder off the import path and load the benchmark's helpers from their file.
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
+_spec = importlib.util.spec_from_file_location("dossier_read_bench", _BENCH / "dossier_read.py")
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = bench  # dataclasses look their module up while the file runs
+_spec.loader.exec_module(bench)
 
 
 def timed(client: Any, path: str, headers: dict[str, str], n: int) -> float:

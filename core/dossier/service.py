@@ -37,8 +37,8 @@ def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
     """The dossier as ``actor`` may see it; withheld sections are absent and listed."""
     with rt.transaction() as conn:
         access = authorize(conn, actor, Action.DOSSIER_READ, subject_id, now=rt.clock())
-        cipher = rt.sealer.cipher(subject_id, access.key)
-        opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
+        sealed = store.load_sealed(conn, subject_id, access.decision.categories)
+    opened = store.open_sealed(rt.sealer.cipher(subject_id, access.key), sealed)
     dossier: dict[str, Any] = {"subject_id": subject_id}
     dossier.update(_sections(opened, access.decision))
     dossier["withheld"] = _withheld(access.decision)
@@ -48,8 +48,8 @@ def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
 def list_activities(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
     with rt.transaction() as conn:
         access = authorize(conn, actor, Action.ACTIVITIES_READ, subject_id, ACTIVITY, now=rt.clock())
-        cipher = rt.sealer.cipher(subject_id, access.key)
-        opened = store.load_records(conn, cipher, subject_id, access.decision.categories)
+        sealed = store.load_sealed(conn, subject_id, access.decision.categories)
+    opened = store.open_sealed(rt.sealer.cipher(subject_id, access.key), sealed)
     return [_activity(r) for r in opened if r.kind == RecordKind.ACTIVITY]
 
 

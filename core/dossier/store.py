@@ -48,20 +48,29 @@ def _load_statement(categories: tuple[str, ...]) -> Prepared:
     )
 
 
-def load_records(conn: Connection, cipher: SubjectCipher, subject_id: str, categories: Iterable[str]) -> list[OpenedRecord]:
-    """Every record of the subject with the fields of ``categories``, opened, oldest first."""
+def load_sealed(conn: Connection, subject_id: str, categories: Iterable[str]) -> list[tuple[Any, ...]]:
+    """The sealed fields of ``categories``, oldest record first, as stored (nothing opened yet)."""
     wanted = tuple(sorted(categories))
     if not wanted:
         return []
+    return _load_statement(wanted).rows(conn, {"subject_id": subject_id})
+
+
+def open_sealed(cipher: SubjectCipher, rows: list[tuple[Any, ...]]) -> list[OpenedRecord]:
+    """Open what ``load_sealed`` returned. Runs after the transaction, so the write lock (SQLite)
+    is not held while fields are decrypted and parsed."""
     opened: dict[str, OpenedRecord] = {}
-    for record_id, kind, created_at, recorded_by, field, ciphertext in _load_statement(wanted).rows(
-        conn, {"subject_id": subject_id}
-    ):
+    for record_id, kind, created_at, recorded_by, field, ciphertext in rows:
         record = opened.get(record_id)
         if record is None:
             record = opened[record_id] = OpenedRecord(record_id, kind, created_at, recorded_by, {})
         record.values[field] = json.loads(cipher.open(record_id, field, ciphertext))
     return list(opened.values())
+
+
+def load_records(conn: Connection, cipher: SubjectCipher, subject_id: str, categories: Iterable[str]) -> list[OpenedRecord]:
+    """Every record of the subject with the fields of ``categories``, opened, oldest first."""
+    return open_sealed(cipher, load_sealed(conn, subject_id, categories))
 
 
 def singleton_record_id(conn: Connection, subject_id: str, kind: RecordKind) -> str:

@@ -79,7 +79,7 @@ def test_a_failure_after_the_append_rolls_the_entry_back_too(client, rt, monkeyp
     from core.dossier import store
 
     before = counts(rt)
-    target = "load_records" if step == "load" else "write_fields"
+    target = "load_sealed" if step == "load" else "write_fields"
     monkeypatch.setattr(store, target, failing_append)
     if step == "load":
         response = client.get(f"/api/v1/seekers/{seeker.subject_id}/dossier", headers=advisor.auth)

@@ -1,6 +1,6 @@
 """Audit log benchmark: appends per second, sequencing, and verifying a large log.
 
-    .venv/bin/python bench/audit.py [--entries 1000000] [--seconds 5] [--database sqlite|postgresql|both]
+    .venv/bin/python bench/audit_log.py [--entries 1000000] [--seconds 5] [--database sqlite|postgresql|both]
 
 Prints, in one run:
 - the baseline: an RFC 6962 root over the same number of leaves in plain Python (DESIGN.md
