@@ -276,7 +276,7 @@ def audit_export(path: Path) -> None:
 @with_appcontext
 @_friendly
 def audit_sequence() -> None:
-    """Integrate queued entries into the tree now (server workers also do it every second)."""
+    """Integrate queued entries into the tree now (the server also does it every second)."""
     from audit.service import sequence
 
     click.echo(f"integrated {sequence(runtime())} entries")

@@ -310,3 +310,29 @@ def test_checkpoints_come_every_n_entries_or_t_seconds(rt, client, seeker: Perso
     assert sizes() == [2, 6]  # one entry since: neither 3 entries nor 60 seconds
     integrate(now_offset=61)
     assert sizes() == [2, 6, 7]
+
+
+def test_one_background_sequencer_works_for_the_instance(rt, client, seeker: Person) -> None:
+    import time
+
+    from audit.sequencer import start_background_sequencer
+
+    first, second = start_background_sequencer(rt, 0.02), start_background_sequencer(rt, 0.02)
+    assert first is not None and second is not None
+    try:
+        for _ in range(5):
+            client.get(base(seeker) + "/dossier", headers=seeker.auth)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with rt.engine.connect() as conn:
+                if conn.execute(select(func.count()).select_from(audit_queue)).scalar_one() == 0:
+                    break
+            time.sleep(0.02)
+        with rt.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(audit_queue)).scalar_one() == 0
+            assert conn.execute(select(func.count()).select_from(audit_leaves)).scalar_one() >= 5
+        assert first.leading != second.leading  # exactly one holds the lock
+    finally:
+        first.stop()
+        second.stop()
+    assert start_background_sequencer(rt, 0) is None
