@@ -9,10 +9,8 @@ verified, so that restoring an older database (a rollback) is detected too.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -22,6 +20,7 @@ from audit import log
 from audit.models import audit_checkpoints, audit_leaves
 from audit.service import checkpoint_now, sequence
 from audit.verifier import EXPORT_FORMAT, Report, verify_log
+from core.files import write_private_json
 from core.models import iso_utc
 from core.runtime import Runtime
 
@@ -67,16 +66,8 @@ def verify(rt: Runtime, update_witness: bool = True) -> Report:
         report = verify_log(_leaves(conn), checkpoints, jwks, trusted, expected_size=log.tree_size(conn))
         latest = log.latest_checkpoint(conn)
     if report.ok and update_witness and latest is not None:
-        _write_witness(witness_path, latest.as_dict())
+        write_private_json(witness_path, latest.as_dict())
     return report
-
-
-def _write_witness(path: Path, checkpoint: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(checkpoint, fh)
-    os.replace(tmp, path)
 
 
 def export(rt: Runtime, path: Path) -> int:

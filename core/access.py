@@ -11,7 +11,6 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.engine import Connection

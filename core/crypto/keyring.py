@@ -23,6 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.crypto.interfaces import KeyProviderError
+from core.files import write_private_json
 
 KEYRING_FORMAT = 1
 NONCE_SIZE = 12
@@ -54,7 +55,7 @@ class LocalKeyring:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             return False
-        _write_atomically(path, {
+        write_private_json(path, {
             "format": KEYRING_FORMAT,
             "active": 1,
             "keks": {"1": _b64(AESGCM.generate_key(bit_length=256))},
@@ -93,7 +94,7 @@ class LocalKeyring:
             version = max(int(v) for v in document["keks"]) + 1
             document["keks"][str(version)] = _b64(AESGCM.generate_key(bit_length=256))
             document["active"] = version
-            _write_atomically(self.path, document)
+            write_private_json(self.path, document)
         self._load()
         return version
 
@@ -141,18 +142,6 @@ class LocalKeyring:
 
 def _aad(version: int, context: bytes) -> bytes:
     return b"dossier/dek/v1|" + str(version).encode() + b"|" + context
-
-
-def _write_atomically(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` to ``path`` with mode 0600, replacing it in one rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 @contextmanager

@@ -7,12 +7,13 @@ The private keys live in ``signing-keys.json`` in the instance folder, mode 0600
 from __future__ import annotations
 
 import json
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import KeySet, OKPKey
+
+from core.files import write_private_json
 
 SIGNING_ALGORITHM = "Ed25519"  # RFC 9864's fully specified name for EdDSA over Ed25519
 
@@ -53,12 +54,7 @@ class SigningKeys:
             document["keys"].append({"use": use.value, "jwk": key.as_dict(private=True)})
         if created:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(document, fh, indent=2)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
+            write_private_json(path, document)
         return created
 
     def key(self, use: KeyUse) -> OKPKey:

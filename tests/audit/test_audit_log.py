@@ -10,7 +10,6 @@ import pytest
 from joserfc.jwk import KeySet
 from sqlalchemy import delete, func, select, update
 
-from audit import verify as audit_verify
 from audit.entries import parse
 from audit.merkle import leaf_hash
 from audit.models import audit_checkpoints, audit_leaves, audit_queue, audit_tree
