@@ -2,24 +2,25 @@
 
 ``append`` runs inside the transaction of the access it records: one insert into the queue, so
 the entry exists exactly when the access does (invariant 2). ``integrate`` takes the committed
-entries in order, numbers them from the tree's size on without gaps, stores their leaves and every
-complete subtree, and signs a checkpoint when enough entries or time have passed. Only
+entries in order, numbers them from the tree's size on without gaps, stores their leaves and the
+hash of every complete subtree of 16 leaves or more, and signs a checkpoint when enough entries or time have passed. Only
 ``integrate`` locks the tree's row, so audited requests never wait on each other.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jws
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import BigInteger, LargeBinary, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from audit.entries import Entry
-from audit.merkle import Frontier, SubtreeReader, frontier_positions, leaf_hash, root_hash
+from audit.merkle import Frontier, SubtreeReader, complete_subtree_hash, frontier_positions, leaf_hash, root_hash
 from audit.models import audit_checkpoints, audit_leaves, audit_nodes, audit_queue, audit_tree
 from core.db import Prepared
 from core.identity.signing import SIGNING_ALGORITHM, KeyUse, SigningKeys
@@ -57,19 +58,57 @@ def tree_size(conn: Connection, lock: bool = False) -> int:
     return size
 
 
+# Complete subtrees below this level (up to 8 leaves) are not stored: when a proof or the frontier
+# needs one, it is hashed again from its leaves, read in one range. Storing every level cost two
+# node rows per entry; from level 4 (16 leaves) up, it is one row per 8 entries.
+STORED_LEVEL = 4
+
+
+_NODE = Prepared(select(audit_nodes.c.hash).where(audit_nodes.c.level == bindparam("level"), audit_nodes.c.index == bindparam("index")))
+_LEAF_HASHES = Prepared(
+    select(audit_leaves.c.leaf_hash)
+    .where(audit_leaves.c.leaf_index >= bindparam("start"), audit_leaves.c.leaf_index < bindparam("end"))
+    .order_by(audit_leaves.c.leaf_index)
+)
+
+
 def subtree_reader(conn: Connection) -> SubtreeReader:
-    """A reader of stored complete-subtree hashes, remembering what it read."""
+    """A reader of complete-subtree hashes (stored, or hashed from their leaves), remembering what it read."""
     cache: dict[tuple[int, int], bytes] = {}
 
     def read(level: int, index: int) -> bytes:
         key = (level, index)
         if key not in cache:
-            cache[key] = conn.execute(
-                select(audit_nodes.c.hash).where(audit_nodes.c.level == level, audit_nodes.c.index == index)
-            ).scalar_one()
+            if level >= STORED_LEVEL:
+                rows = _NODE.rows(conn, {"level": level, "index": index})
+            else:
+                width = 1 << level
+                leaves = _LEAF_HASHES.rows(conn, {"start": index * width, "end": (index + 1) * width})
+                rows = [(complete_subtree_hash([h for h, in leaves]),)] if len(leaves) == width else []
+            if not rows:
+                raise LookupError(f"the tree has no complete subtree at level {level}, index {index}")
+            cache[key] = bytes(rows[0][0])
         return cache[key]
 
     return read
+
+
+@functools.cache
+def _queued(batch: int) -> Prepared:
+    return Prepared(select(audit_queue.c.id, audit_queue.c.canonical).order_by(audit_queue.c.id).limit(batch))
+
+
+# A queued entry becomes a leaf inside the database: only its id, number and hash cross to Python.
+_TO_LEAF = Prepared(insert(audit_leaves).from_select(
+    ["leaf_index", "leaf_hash", "canonical", "subject_ref", "actor_id", "decision", "at"],
+    select(bindparam("leaf_index", type_=BigInteger), bindparam("leaf_hash", type_=LargeBinary), audit_queue.c.canonical,
+           audit_queue.c.subject_ref, audit_queue.c.actor_id, audit_queue.c.decision, audit_queue.c.at)
+    .where(audit_queue.c.id == bindparam("id")),
+))
+_STORE_NODE = Prepared(insert(audit_nodes).values(level=bindparam("level"), index=bindparam("index"), hash=bindparam("hash")))
+# One id at a time, never a range: on PostgreSQL an entry with a smaller id may commit after
+# the batch was read, and a range would delete it unsequenced.
+_DEQUEUE = Prepared(delete(audit_queue).where(audit_queue.c.id == bindparam("id")))
 
 
 def integrate(conn: Connection, keys: SigningKeys, now: datetime, *, batch: int = 5000,
@@ -79,22 +118,20 @@ def integrate(conn: Connection, keys: SigningKeys, now: datetime, *, batch: int 
     The caller's transaction must be a write transaction (it locks the tree's row).
     """
     size = tree_size(conn, lock=True)
-    rows = conn.execute(
-        select(audit_queue.c.id, audit_queue.c.canonical, audit_queue.c.subject_ref, audit_queue.c.actor_id,
-               audit_queue.c.decision, audit_queue.c.at).order_by(audit_queue.c.id).limit(batch)
-    ).all()
+    rows = _queued(batch).rows(conn, {})
     if rows:
         read = subtree_reader(conn)
         frontier = Frontier(size, [read(level, index) for level, index in frontier_positions(size)])
         leaves, nodes = [], []
-        for row in rows:
-            digest = leaf_hash(row.canonical)
-            leaves.append({"leaf_index": frontier.size, "leaf_hash": digest, "canonical": row.canonical,
-                           "subject_ref": row.subject_ref, "actor_id": row.actor_id, "decision": row.decision, "at": row.at})
-            nodes += [{"level": level, "index": index, "hash": h} for level, index, h in frontier.append(digest)]
-        conn.execute(insert(audit_leaves), leaves)
-        conn.execute(insert(audit_nodes), nodes)
-        conn.execute(delete(audit_queue).where(audit_queue.c.id.in_([row.id for row in rows])))
+        for queued_id, canonical in rows:
+            digest = leaf_hash(canonical)
+            leaves.append({"id": queued_id, "leaf_index": frontier.size, "leaf_hash": digest})
+            nodes += [{"level": level, "index": index, "hash": h}
+                      for level, index, h in frontier.append(digest) if level >= STORED_LEVEL]
+        _TO_LEAF.run_many(conn, leaves)
+        if nodes:
+            _STORE_NODE.run_many(conn, nodes)
+        _DEQUEUE.run_many(conn, leaves)
         conn.execute(update(audit_tree).where(audit_tree.c.id == 1).values(size=frontier.size))
         size = frontier.size
     latest = latest_checkpoint(conn)

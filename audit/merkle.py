@@ -23,6 +23,14 @@ def node_hash(left: Hash, right: Hash) -> Hash:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def complete_subtree_hash(leaves: list[Hash]) -> Hash:
+    """MTH of 2**k leaf hashes (a complete subtree), pairing neighbours level by level."""
+    level = leaves
+    while len(level) > 1:
+        level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+    return level[0]
+
+
 def largest_power_of_two_below(n: int) -> int:
     """The k of RFC 9162: the largest power of two smaller than n (n > 1)."""
     return 1 << ((n - 1).bit_length() - 1)

@@ -3,8 +3,8 @@
 ``audit_queue`` takes each decision's entry inside the transaction of the access it governs: a
 plain insert, no shared row to lock, so audited requests do not queue behind each other.
 The sequencer moves committed entries, in order and without gaps, into ``audit_leaves`` (the
-Merkle tree's leaves, numbered 0, 1, 2, ...), stores the hash of every complete subtree in
-``audit_nodes`` so that proofs read O(log n) rows, and signs checkpoints.
+Merkle tree's leaves, numbered 0, 1, 2, ...), stores the hash of every complete subtree of 16
+leaves or more in ``audit_nodes`` so that proofs read O(log n) rows, and signs checkpoints.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ class AuditLeaf(Base):
 
 
 class AuditNode(Base):
-    """The hash of the complete subtree of 2**level leaves starting at leaf index * 2**level."""
+    """The hash of the complete subtree of 2**level leaves starting at leaf index * 2**level.
+
+    Only levels from ``audit.log.STORED_LEVEL`` up are stored; smaller subtrees are hashed from
+    their leaves when needed.
+    """
 
     __tablename__ = "audit_nodes"
     level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

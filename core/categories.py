@@ -5,6 +5,7 @@ Dotted names; a prefix covers what is below it (``identity`` covers ``identity.c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -39,10 +40,13 @@ def under(*prefixes: str) -> frozenset[str]:
     return frozenset(c for c in ALL_CATEGORIES if any(c == p or c.startswith(p + ".") for p in prefixes))
 
 
+_SECTION_OF_TOP = {"identity": "identity", "profile": "profile", "activity": "activities", "contact": "contacts"}
+
+
+@functools.cache
 def section_of(category: str) -> str:
     """The dossier section a category belongs to: identity, profile, activities or contacts."""
-    top = category.split(".", 1)[0]
-    return {"identity": "identity", "profile": "profile", "activity": "activities", "contact": "contacts"}[top]
+    return _SECTION_OF_TOP[category.split(".", 1)[0]]
 
 
 def sections(categories: Iterable[str]) -> frozenset[str]:

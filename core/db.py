@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -134,10 +134,11 @@ class Prepared:
             compiled = self._statement.compile(dialect=dialect)
             names = compiled.positiontup if compiled.positional else list(compiled.binds)
             binds = [(name, compiled._bind_processors.get(name), compiled.binds[name]) for name in names]
-            results = [
+            processors = [
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in getattr(self._statement, "selected_columns", [])
             ]
+            results = [(i, p) for i, p in enumerate(processors) if p is not None]
             found = self._compiled[dialect.name] = _Compiled(str(compiled), binds, bool(compiled.positional), results)
         return found
 
@@ -149,9 +150,15 @@ class Prepared:
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        if any(compiled.results):
-            return [tuple(p(v) if p else v for p, v in zip(compiled.results, row, strict=True)) for row in rows]
-        return list(rows)
+        if not compiled.results:
+            return list(rows)
+        processed = []
+        for row in rows:
+            values = list(row)
+            for i, processor in compiled.results:
+                values[i] = processor(values[i])
+            processed.append(tuple(values))
+        return processed
 
     def run(self, conn: Connection, parameters: dict[str, Any]) -> None:
         compiled = self._for(conn)
@@ -161,11 +168,21 @@ class Prepared:
         finally:
             cursor.close()
 
+    def run_many(self, conn: Connection, parameters: Iterable[dict[str, Any]]) -> None:
+        """The statement once per set of parameters, in one driver call (executemany)."""
+        compiled = self._for(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, [compiled.values(p) for p in parameters])
+        finally:
+            cursor.close()
+
 
 class _Compiled:
     __slots__ = ("binds", "positional", "results", "sql")
 
-    def __init__(self, sql: str, binds: list[tuple[str, Any, Any]], positional: bool, results: list[Any]) -> None:
+    def __init__(self, sql: str, binds: list[tuple[str, Any, Any]], positional: bool,
+                 results: list[tuple[int, Any]]) -> None:
         self.sql, self.binds, self.positional, self.results = sql, binds, positional, results
 
     def values(self, parameters: dict[str, Any]) -> Any:

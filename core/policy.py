@@ -8,6 +8,7 @@ categories is allowed for those that some rule covers and lists the others as wi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -105,8 +106,8 @@ class Rule:
     # A rule that rests on consent applies only while that purpose's consent is live.
     needs_consent: bool = False
 
-    def applies(self, action: Action, facts: Facts) -> bool:
-        return action is self.action and facts.relation is self.relation
+    def applies(self, action: Action, relation: Relation) -> bool:
+        return action is self.action and relation is self.relation
 
 
 SELF, ADVISOR = Relation.SELF, Relation.ASSIGNED_ADVISOR
@@ -147,6 +148,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+@functools.cache
 def consents_consulted(action: Action) -> tuple[str, ...]:
     """The purposes whose consent some rule for ``action`` depends on (what the caller must load)."""
     return tuple(sorted({rule.purpose.value for rule in RULES if rule.action is action and rule.needs_consent}))
@@ -169,14 +171,33 @@ def decide(actor: Actor, action: Action, facts: Facts, requested: Iterable[str] 
     ``requested`` narrows the categories asked for (default: all that the action touches).
     """
     wanted = ALL_CATEGORIES if requested is None else frozenset(requested)
+    outcome = _evaluate(action, facts.relation, facts.live_consents, wanted)
+    return Decision(outcome.allowed, action, facts.subject_id, outcome.purposes, outcome.categories, outcome.reason,
+                    outcome.visible, outcome.withheld)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    allowed: bool
+    purposes: tuple[str, ...]
+    categories: frozenset[str]
+    reason: str
+    visible: bool
+    withheld: tuple[Withheld, ...]
+
+
+# The rules see only the action, the relation, the live consents and the categories asked for;
+# these combinations are few, so each is evaluated once (every request takes a decision).
+@functools.lru_cache(maxsize=1024)
+def _evaluate(action: Action, relation: Relation, live_consents: frozenset[str], wanted: frozenset[str]) -> _Outcome:
     allowed: set[str] = set()
     purposes: list[str] = []
     waiting_on_consent: dict[str, str] = {}
     for rule in RULES:
-        if not rule.applies(action, facts):
+        if not rule.applies(action, relation):
             continue
         covered = rule.categories & wanted
-        if rule.needs_consent and rule.purpose not in facts.live_consents:
+        if rule.needs_consent and rule.purpose not in live_consents:
             for category in covered:
                 waiting_on_consent.setdefault(category, rule.purpose)
             continue
@@ -184,13 +205,12 @@ def decide(actor: Actor, action: Action, facts: Facts, requested: Iterable[str] 
             allowed |= covered
             purposes.append(rule.purpose)
     # Related actors learn that the subject exists (403); others do not (404).
-    visible = facts.relation is not Relation.NONE
+    visible = relation is not Relation.NONE
     withheld = tuple(
         Withheld(c, "consent_required", waiting_on_consent[c]) if c in waiting_on_consent else Withheld(c, "no_legal_basis")
         for c in sorted(wanted - allowed)
     )
     if not purposes:
         reason = "consent_required" if waiting_on_consent else ("no_rule" if visible else "no_relation")
-        return Decision(False, action, facts.subject_id, (), frozenset(), reason, visible, withheld)
-    reason = f"{facts.relation.value}:{'+'.join(purposes)}"
-    return Decision(True, action, facts.subject_id, tuple(purposes), frozenset(allowed), reason, visible, withheld)
+        return _Outcome(False, (), frozenset(), reason, visible, withheld)
+    return _Outcome(True, tuple(purposes), frozenset(allowed), f"{relation.value}:{'+'.join(purposes)}", visible, withheld)

@@ -49,8 +49,9 @@ class Runtime:
         NOTE: a refused access still commits, so that the record of the refusal is kept
         (invariant 2); the refusal is raised before anything is written.
         """
-        with self._writer_lock.held() if self._writer_lock else nullcontext(), self.engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
+        # The connection is checked out before the writer lock is taken and returned after it is
+        # released: the lock covers the transaction alone.
+        with self._write_engine.connect() as conn, self._writer_lock.held() if self._writer_lock else nullcontext():
             conn.begin()
             try:
                 yield conn
@@ -64,6 +65,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self._writer_lock = writer_lock(self.engine)
+        self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -22,6 +22,11 @@ from core.dossier.fields import RecordKind
 from core.models import blind_indexes, new_id, records, sealed_fields
 
 
+# Fields are sealed as JSON text (``write_fields``); one decoder, given text, skips what
+# ``json.loads`` does on every call (encoding detection), a visible share of a dossier read.
+_decode = json.JSONDecoder().decode
+
+
 @dataclass(slots=True)
 class OpenedRecord:
     id: str
@@ -64,7 +69,7 @@ def open_sealed(cipher: SubjectCipher, rows: list[tuple[Any, ...]]) -> list[Open
         record = opened.get(record_id)
         if record is None:
             record = opened[record_id] = OpenedRecord(record_id, kind, created_at, recorded_by, {})
-        record.values[field] = json.loads(cipher.open(record_id, field, ciphertext))
+        record.values[field] = _decode(cipher.open(record_id, field, ciphertext).decode())
     return list(opened.values())
 
 
