@@ -113,8 +113,17 @@ def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | N
     return {"entries": items, "next_after": items[-1]["leaf_index"] if len(rows) > limit else None}
 
 
+def _actor_name(recorded: dict[str, Any], staff_names: dict[str, str], reader: Actor) -> str | None:
+    """Who, as the seeker reads it: a staff member's name, a plugin's name, or "you"."""
+    if recorded["role"] in STAFF:
+        return staff_names.get(recorded["id"])
+    if recorded["role"] == "plugin" and recorded.get("client"):
+        return str(recorded["client"]).removeprefix("plugin:")
+    return "vous / you" if recorded["id"] == reader.account_id else None
+
+
 def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
-    """Every entry about the seeker: who (role, and name for staff), why, which categories, the outcome."""
+    """Every entry about the seeker: who (role, and name for staff and plugins), why, which categories, the outcome."""
     sequence(rt)
     with rt.transaction() as conn:
         authorize(conn, actor, Action.ACCESS_LOG_READ, subject_id, (), now=rt.clock())
@@ -129,7 +138,7 @@ def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any
         {
             "at": e["at"],
             "actor_role": e["actor"]["role"],
-            "actor": names.get(e["actor"]["id"]) if e["actor"]["role"] in STAFF else ("vous / you" if e["actor"]["id"] == actor.account_id else None),
+            "actor": _actor_name(e["actor"], names, actor),
             "action": e["action"],
             "purpose": e["purposes"][0] if e["purposes"] else None,
             "purposes": e["purposes"],

@@ -54,6 +54,17 @@ class Settings:
     AUDIT_CHECKPOINT_SECONDS: int = 60
     # How often (seconds) each server worker sequences queued audit entries into the tree; 0: never.
     AUDIT_SEQUENCE_INTERVAL: float = 1.0
+    # Third-party plugins (entry points of the group dossier.plugins) are off unless named here;
+    # a blocked plugin never runs, built-in or not (docs/plugins.md).
+    PLUGINS_ENABLED: tuple[str, ...] = ()
+    PLUGINS_BLOCKED: tuple[str, ...] = ()
+    # Seconds a plugin's hook may take before the gateway gives up on it (the call is isolated).
+    PLUGIN_TIMEOUT: float = 5.0
+    # How often (seconds) the server delivers queued events to plugins and retries unconfirmed
+    # purges; 0: events are delivered right after the change commits, in the same request.
+    PLUGIN_DISPATCH_INTERVAL: float = 1.0
+    # The first retry of an unconfirmed purge comes after this many seconds, then twice as long each time.
+    PLUGIN_PURGE_RETRY_SECONDS: int = 30
     SERVE_HOST: str = "127.0.0.1"
     SERVE_PORT: int = 8000
     SERVE_WORKERS: int = 2
@@ -87,6 +98,9 @@ _MINIMUM: dict[str, float] = {
     "AUDIT_CHECKPOINT_SECONDS": 1,
     "AUDIT_SEQUENCE_INTERVAL": 0,
     "SERVE_WORKERS": 1,
+    "PLUGIN_TIMEOUT": 0.01,
+    "PLUGIN_DISPATCH_INTERVAL": 0,
+    "PLUGIN_PURGE_RETRY_SECONDS": 1,
 }
 
 
@@ -133,6 +147,13 @@ def _validated(raw: Mapping[str, tuple[Any, str]]) -> Settings:
 
 
 def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
+    if kind is tuple:
+        # A list of names: a TOML array, a JSON array, or a comma-separated string.
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{origin}: expected a list of names, got {value!r}")
+        return tuple(value)
     if isinstance(value, str) and kind is not str:
         try:
             value = json.loads(value)

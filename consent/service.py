@@ -20,6 +20,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.identity.roles import Actor, Role
 from core.identity.signing import KeyUse
 from core.models import as_utc, iso_utc, new_id
+from core.plugins import outbox, purges
 from core.policy import Action
 from core.runtime import Runtime
 
@@ -53,7 +54,10 @@ def consents_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, An
 def grant(rt: Runtime, actor: Actor, subject_id: str, purpose: str, notice_version: int,
           channel: str = "web", expires_at: datetime | None = None) -> dict[str, Any]:
     with rt.transaction() as conn:
-        return _grant(rt, conn, actor, subject_id, purpose, notice_version, channel, expires_at)
+        receipt = _grant(rt, conn, actor, subject_id, purpose, notice_version, channel, expires_at)
+        if purpose in PUBLICATION_PURPOSES:
+            outbox.emit(rt, conn, "dossier_profile_published", subject_id)
+        return receipt
 
 
 def withdraw(rt: Runtime, actor: Actor, subject_id: str, purpose: str, channel: str = "web") -> dict[str, Any]:
@@ -71,7 +75,9 @@ def publish(rt: Runtime, actor: Actor, subject_id: str, notice_versions: dict[st
         if unknown:
             raise InvalidInput("La publication ne couvre que profile.matching et activity.advisor_access.",
                                errors={"notice_versions": ["only profile.matching and activity.advisor_access"]})
-        return [_grant(rt, conn, actor, subject_id, p, versions[p], channel, None) for p in PUBLICATION_PURPOSES]
+        receipts = [_grant(rt, conn, actor, subject_id, p, versions[p], channel, None) for p in PUBLICATION_PURPOSES]
+        outbox.emit(rt, conn, "dossier_profile_published", subject_id)
+        return receipts
 
 
 def unpublish(rt: Runtime, actor: Actor, subject_id: str, channel: str = "web") -> list[dict[str, Any]]:
@@ -146,7 +152,11 @@ def _withdraw(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purp
     state = store.current_states(conn, subject_id).get(purpose)
     if state is None or state["state"] != "granted":
         raise Conflict("Ce consentement n'est pas donné: rien à retirer / this consent is not given.")
-    return _record(rt, conn, actor, subject_id, entry, "withdrawn", channel, None, now, state["notice_version"])
+    receipt = _record(rt, conn, actor, subject_id, entry, "withdrawn", channel, None, now, state["notice_version"])
+    # NOTE: invariant 3: the plugins' copies go in this transaction, and their holders are asked
+    # to purge the rest before the withdrawal answers.
+    purges.schedule(rt, conn, subject_id, purpose, purges.CONSENT_WITHDRAWN, now)
+    return receipt
 
 
 def _record(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, entry: store.CatalogueEntry, state: str,

@@ -83,8 +83,11 @@ def catalogue(conn: Connection, name: str | None = None) -> list[CatalogueEntry]
     ]
 
 
-def live_consent_clause(subject_id: Any, purpose: str, now: Any) -> ColumnElement[bool]:
-    """A condition true while the subject's consent to ``purpose`` is live (granted, current notice, not expired)."""
+def live_consent_clause(subject_id: Any, purpose: Any, now: Any) -> ColumnElement[bool]:
+    """A condition true while the subject's consent to ``purpose`` is live (granted, current notice, not expired).
+
+    ``subject_id`` and ``purpose`` are values or columns of an enclosing query.
+    """
     return and_(
         consent_states.c.subject_id == subject_id,
         consent_states.c.purpose == purpose,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -22,18 +22,21 @@ from core.http.openapi import build_spec
 from core.http.problems import register_error_handlers
 from core.http.requestlog import register_request_log
 from core.http.system import api as system_api
+from core.plugins.host import start as start_plugins
+from core.plugins.views import api as plugins_api
 from core.runtime import build_runtime
 from core.taxonomy.views import api as taxonomy_api
 
-API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api)
+API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api, plugins_api)
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, logging, runtime (database, keys, tokens), routes, errors.
+def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequence[Any] = ()) -> Flask:
+    """Build the app: settings, logging, runtime (database, keys, tokens), plugins, routes, errors.
 
-    Raises ConfigError, with one line naming the problem, when a setting is bad or the instance
-    is not initialised.
+    ``plugins`` are plugin objects registered besides the built-in and enabled ones (tests, and
+    code that embeds the service). Raises ConfigError, with one line naming the problem, when a
+    setting is bad, the instance is not initialised or a plugin is refused.
     """
     settings = load_settings(test_config)
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
@@ -43,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     rt = build_runtime(settings)
     try:
         _check_schema(rt.engine)
+        rt.plugins = start_plugins(rt, plugins)
     except ConfigError:
         rt.engine.dispose()
         raise

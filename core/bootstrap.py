@@ -24,7 +24,11 @@ def initialise(settings: Settings) -> Iterator[str]:
     os.chmod(instance, 0o700)
     yield f"instance: {instance.resolve()}"
     keyring, signing = instance_files(instance)
-    yield "keyring: created" if LocalKeyring.create_if_missing(keyring) else "keyring: present"
+    if LocalKeyring.create_if_missing(keyring):
+        yield "keyring: created"
+    else:
+        added = LocalKeyring.add_missing_keys(keyring)
+        yield f"keyring: present, added {', '.join(added)}" if added else "keyring: present"
     created = SigningKeys.create_missing(signing)
     yield f"signing keys: created {', '.join(created)}" if created else "signing keys: present"
     engine = make_engine(settings.database_url)

@@ -210,6 +210,44 @@ def main() -> None:
     cli(prog_name="dossier")
 
 
+@cli.group("plugins")
+def plugins_group() -> None:
+    """Plugins: the register, purges, delivery."""
+
+
+@plugins_group.command("list")
+@with_appcontext
+@_friendly
+def plugins_list() -> None:
+    """Print each plugin's manifest, source and health as JSON lines (installed but off ones too)."""
+    from core.plugins.service import register_entries
+
+    for entry in register_entries(runtime()):
+        _print(entry)
+
+
+@plugins_group.command("purges")
+@click.option("--pending", is_flag=True, help="Only the purges not yet confirmed.")
+@with_appcontext
+@_friendly
+def plugins_purges(pending: bool) -> None:
+    """Print the purges asked of plugins as JSON lines, the unconfirmed first."""
+    from core.plugins.service import purge_entries
+
+    for entry in purge_entries(runtime(), pending):
+        _print(entry)
+
+
+@plugins_group.command("dispatch")
+@with_appcontext
+@_friendly
+def plugins_dispatch() -> None:
+    """Deliver queued events and retry due purges now (the server does it in the background)."""
+    from core.plugins.worker import work
+
+    _print(work(runtime()))
+
+
 @cli.group("purposes")
 def purposes_group() -> None:
     """The purpose catalogue."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 
@@ -97,6 +99,16 @@ def schema_is_current(connection: Connection) -> bool:
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     current = set(MigrationContext.configure(connection).get_current_heads())
     return current == heads
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str], changes: Sequence[str]) -> None:
+    """Insert ``values``, or update the ``changes`` columns of the row with the same ``keys``, in one
+    statement (``INSERT ... ON CONFLICT DO UPDATE``, which SQLite and PostgreSQL both have)."""
+    insert_ = sqlite_insert(table) if conn.dialect.name == "sqlite" else postgresql_insert(table)
+    statement = insert_.values(**values).on_conflict_do_update(
+        index_elements=list(keys), set_={name: insert_.excluded[name] for name in changes},
+    )
+    conn.execute(statement)
 
 
 def forget_old_versions(engine: Engine) -> None:

@@ -38,6 +38,8 @@ class Action(StrEnum):
     CONSENT_RECORD_IN_PERSON = "consent:consent:record"
     RECEIPTS_READ = "consent:receipt:read"
     ACCESS_LOG_READ = "audit:access_log:read"
+    # The gateway releases a view of the subject to a plugin (core.plugins.release).
+    PLUGIN_RELEASE = "plugin:view:release"
 
 
 class Relation(StrEnum):
@@ -214,3 +216,49 @@ def _evaluate(action: Action, relation: Relation, live_consents: frozenset[str],
         reason = "consent_required" if waiting_on_consent else ("no_rule" if visible else "no_relation")
         return _Outcome(False, (), frozenset(), reason, visible, withheld)
     return _Outcome(True, tuple(purposes), frozenset(allowed), f"{relation.value}:{'+'.join(purposes)}", visible, withheld)
+
+
+# -- releases to plugins ------------------------------------------------------------------------
+
+# The seeker's own rights are theirs alone: no plugin acts under them.
+RESERVED_PURPOSES: frozenset[str] = frozenset({Purpose.SUBJECT_RIGHTS})
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseFacts:
+    """What the gateway loaded to decide a release of one subject's data to one plugin."""
+
+    subject_id: str
+    purpose: str
+    # The purpose's legal basis and categories from the catalogue; None when it is not in it.
+    legal_basis: str | None
+    purpose_categories: frozenset[str]
+    consent_live: bool
+    erased: bool
+
+
+def decide_release(declared: frozenset[str], facts: ReleaseFacts) -> Decision:
+    """Which of the categories a plugin's manifest ``declared`` it may receive under ``facts.purpose``.
+
+    The plugin receives the declared categories that the purpose covers, and only while the
+    purpose's legal basis holds: a consent purpose needs the subject's live consent, a public-task
+    or legal-obligation purpose rests on the law. Anything else is denied, with its reason.
+    """
+    action, subject, purpose = Action.PLUGIN_RELEASE, facts.subject_id, facts.purpose
+    covered = declared & facts.purpose_categories
+    outside = tuple(Withheld(c, "not_in_purpose") for c in sorted(declared - covered))
+
+    def deny(reason: str, withheld: tuple[Withheld, ...]) -> Decision:
+        return Decision(False, action, subject, (purpose,), frozenset(), reason, True, withheld)
+
+    if facts.legal_basis is None:
+        return deny("unknown_purpose", outside)
+    if purpose in RESERVED_PURPOSES:
+        return deny("purpose_reserved", outside)
+    if facts.erased:
+        return deny("erased", outside)
+    if facts.legal_basis == "consent" and not facts.consent_live:
+        return deny("consent_required", tuple(Withheld(c, "consent_required", purpose) for c in sorted(covered)) + outside)
+    if not covered:
+        return deny("nothing_to_release", outside)
+    return Decision(True, action, subject, (purpose,), frozenset(covered), f"plugin:{facts.legal_basis}", True, outside)

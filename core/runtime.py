@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -22,8 +22,10 @@ from core.db import WRITE_OPTION, make_engine, writer_lock
 from core.identity.signing import SigningKeyError, SigningKeys
 from core.identity.tokens import TokenService
 from core.models import utcnow
+from core.plugins.host import PluginHost
 
 KEYRING_FILE = "keyring.json"
+_AFTER_COMMIT = "dossier_after_commit"
 SIGNING_KEYS_FILE = "signing-keys.json"
 
 
@@ -38,6 +40,8 @@ class Runtime:
     signing: SigningKeys
     tokens: TokenService
     clock: Callable[[], datetime] = utcnow
+    # Set by create_app once the plugins are loaded and checked (core.plugins.host.start).
+    plugins: PluginHost = field(default_factory=PluginHost.empty)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -48,10 +52,15 @@ class Runtime:
 
         NOTE: a refused access still commits, so that the record of the refusal is kept
         (invariant 2); the refusal is raised before anything is written.
+
+        What ``after_commit`` registers runs once the transaction has committed and its locks are
+        released (delivering events to plugins, asking them to purge); never after a rollback.
         """
+        callbacks: list[Callable[[], object]] = []
         # The connection is checked out before the writer lock is taken and returned after it is
         # released: the lock covers the transaction alone.
         with self._write_engine.connect() as conn, self._writer_lock.held() if self._writer_lock else nullcontext():
+            conn.info[_AFTER_COMMIT] = callbacks
             conn.begin()
             try:
                 yield conn
@@ -61,11 +70,23 @@ class Runtime:
             except BaseException:
                 conn.rollback()
                 raise
+            finally:
+                conn.info.pop(_AFTER_COMMIT, None)
             conn.commit()
+        for callback in callbacks:
+            callback()
 
     def __post_init__(self) -> None:
         self._writer_lock = writer_lock(self.engine)
         self._write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+
+
+def after_commit(conn: Connection, callback: Callable[[], object]) -> None:
+    """Run ``callback`` after the commit of the ``Runtime.transaction`` that ``conn`` belongs to."""
+    try:
+        conn.info[_AFTER_COMMIT].append(callback)
+    except KeyError:
+        raise RuntimeError("after_commit needs a connection of Runtime.transaction") from None
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -24,11 +24,13 @@ class DossierServer(BaseApplication):  # type: ignore[misc]
         os.environ.update(self._environ)
         from audit.sequencer import start_background_sequencer
         from core.app import create_app
+        from core.plugins.worker import start_background_worker
         from core.runtime import runtime
 
         app = create_app()
         rt = runtime(app)
         start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
+        start_background_worker(rt)
         return app
 
 

@@ -4,6 +4,7 @@ from alembic import context
 
 import audit.models  # noqa: F401 - registers the audit tables on the metadata
 import consent.models  # noqa: F401 - registers the consent tables on the metadata
+import core.plugins.models  # noqa: F401 - registers the plugin tables on the metadata
 from core.models import Base
 
 connection = context.config.attributes.get("connection")

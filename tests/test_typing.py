@@ -1,4 +1,4 @@
-"""Types are checked: everything with mypy, and consent and the decision point strictly (STYLE.md)."""
+"""Types are checked: everything with mypy; consent, the decision point and the plugin framework strictly (STYLE.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STRICT = ["consent", "core/policy.py", "core/access.py", "core/categories.py"]
+STRICT = ["consent", "core/policy.py", "core/access.py", "core/categories.py", "core/plugins", "plugins"]
 
 
 def mypy(*args: str) -> subprocess.CompletedProcess[str]:

@@ -35,6 +35,10 @@ class KeyProvider(Protocol):
         """The HMAC key of blind indexes (separate from every KEK)."""
         ...
 
+    def pseudonym_key(self) -> bytes:
+        """The HMAC key from which each plugin's pseudonym key is derived (separate from the others)."""
+        ...
+
     def ping(self) -> None:
         """Raise KeyProviderError unless the provider can serve."""
         ...

@@ -1,6 +1,6 @@
 """The embedded key provider: a keyring file in the instance folder (mode 0600).
 
-The file holds every KEK version and the blind-index key. ``dossier keys rotate`` rewrites it
+The file holds every KEK version, the blind-index key and the key of plugins' pseudonyms. ``dossier keys rotate`` rewrites it
 (atomically, under a lock) while workers keep serving; a worker that meets a KEK version it does
 not know, or whose reload interval has passed, reads the file again, so reads never fail during
 a rotation.
@@ -43,6 +43,7 @@ class LocalKeyring:
         self._keks: dict[int, AESGCM] = {}
         self._active = 0
         self._blind_key = b""
+        self._pseudonym_key = b""
         self._mtime_ns = -1
         self._checked_at = 0.0
         self._load()
@@ -60,8 +61,22 @@ class LocalKeyring:
             "active": 1,
             "keks": {"1": _b64(AESGCM.generate_key(bit_length=256))},
             "blind_index_key": _b64(secrets.token_bytes(32)),
+            "pseudonym_key": _b64(secrets.token_bytes(32)),
         })
         return True
+
+    @classmethod
+    def add_missing_keys(cls, path: Path) -> list[str]:
+        """Add the keys a keyring written by an earlier version lacks; return their names."""
+        with _file_lock(path):
+            with path.open("r", encoding="utf-8") as fh:
+                document = json.load(fh)
+            added = [name for name in ("pseudonym_key",) if name not in document]
+            for name in added:
+                document[name] = _b64(secrets.token_bytes(32))
+            if added:
+                write_private_json(path, document)
+        return added
 
     # -- KeyProvider ----------------------------------------------------------------------
 
@@ -101,6 +116,11 @@ class LocalKeyring:
     def blind_index_key(self) -> bytes:
         return self._blind_key
 
+    def pseudonym_key(self) -> bytes:
+        if not self._pseudonym_key:
+            raise KeyProviderError("the keyring has no pseudonym key; run `dossier init`")
+        return self._pseudonym_key
+
     def ping(self) -> None:
         if not self.path.is_file() or self._active not in self._keks:
             raise KeyProviderError("keyring unavailable")
@@ -136,6 +156,7 @@ class LocalKeyring:
             self._keks = {int(v): AESGCM(base64.b64decode(k)) for v, k in document["keks"].items()}
             self._active = int(document["active"])
             self._blind_key = base64.b64decode(document["blind_index_key"])
+            self._pseudonym_key = base64.b64decode(document.get("pseudonym_key", ""))
             self._mtime_ns = stat.st_mtime_ns if stat else -1
             self._checked_at = time.monotonic()
 

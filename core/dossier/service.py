@@ -23,6 +23,7 @@ from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_FIELDS, IDENTITY_FIEL
 from core.errors import Conflict, InvalidInput
 from core.identity.roles import Actor, Role
 from core.models import accounts, blind_indexes, iso_utc, seeker_assignments, subjects
+from core.plugins import outbox, purges
 from core.policy import Action, Decision
 from core.runtime import Runtime
 from core.taxonomy.service import unknown_codes
@@ -131,6 +132,8 @@ def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str,
             else:
                 written[field] = {"value": value, "provenance": {"source": "seeker", "declared_at": now.isoformat()}}
         store.write_fields(conn, cipher, subject_id, record_id, written, PROFILE_FIELDS, now)
+        if written:
+            outbox.emit(rt, conn, "dossier_profile_changed", subject_id)
         current.update(written)
     return _profile({k: v for k, v in current.items() if v is not None})
 
@@ -153,6 +156,7 @@ def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: st
         }
         record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE)
         store.write_fields(conn, cipher, subject_id, record_id, {field: current}, PROFILE_FIELDS, now)
+        outbox.emit(rt, conn, "dossier_profile_changed", subject_id)
     return {"field": field, **current["provenance"]}
 
 
@@ -165,6 +169,7 @@ def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str
         values["occurred_at"] = contact["occurred_at"].isoformat()
         category = {f: "contact.history" for f in CONTACT_FIELDS}
         store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, category, now)
+        outbox.emit(rt, conn, "dossier_contact_recorded", subject_id, record_id)
     return {"id": record_id, **values, "recorded_by": actor.account_id, "recorded_at": now.isoformat()}
 
 
@@ -177,6 +182,7 @@ def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[s
         values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
         categories = dict.fromkeys(values, category.value)
         store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
+        outbox.emit(rt, conn, "dossier_activity_recorded", subject_id, record_id)
     return {"id": record_id, **values, "recorded_at": now.isoformat()}
 
 
@@ -184,11 +190,13 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
     """Erasure by key destruction (invariant 6): the data key goes, the ciphertext stays unreadable.
 
     The seeker's account is closed and its username replaced, blind indexes and assignments
-    removed. Records keep only references, so that the access log stays verifiable.
+    removed. Records keep only references, so that the access log stays verifiable. Every plugin
+    that held the seeker's data is asked to purge it once the erasure commits.
     """
     with rt.transaction() as conn:
         authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=rt.clock())
         now = rt.clock()
+        purges.schedule(rt, conn, subject_id, None, purges.SUBJECT_ERASED, now)
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
         conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id))
         conn.execute(delete(seeker_assignments).where(seeker_assignments.c.subject_id == subject_id))

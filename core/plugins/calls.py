@@ -1,0 +1,78 @@
+"""Calling one plugin's hook so that nothing it does can break the caller or another plugin.
+
+Each call runs on a daemon thread of its own and is waited for up to ``PLUGIN_TIMEOUT``. An
+exception becomes an outcome, not a failure of the caller; a call that overruns is left behind
+(Python cannot stop a thread), and until it returns that plugin gets no new call ("busy"), so a
+plugin that hangs holds at most one thread. Outcomes name the error's class, never its message
+(a message may quote personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+log = logging.getLogger("dossier.plugins")
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    outcome: Outcome
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+
+class IsolatedCalls:
+    """Runs plugin calls with a time limit, one overrunning call per plugin at most."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._overrunning: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def call(self, plugin: str, hook: str, function: Callable[..., Any], **kwargs: Any) -> CallResult:
+        with self._lock:
+            stuck = self._overrunning.get(plugin)
+            if stuck is not None:
+                if stuck.is_alive():
+                    return self._failed(plugin, hook, CallResult(Outcome.BUSY, error="previous call still running"))
+                del self._overrunning[plugin]
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = function(**kwargs)
+            except BaseException as exc:  # noqa: BLE001 - whatever a plugin raises stays here
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, name=f"plugin:{plugin}:{hook}", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            with self._lock:
+                self._overrunning[plugin] = thread
+            return self._failed(plugin, hook, CallResult(Outcome.TIMEOUT, error="timeout"))
+        if "error" in box:
+            return self._failed(plugin, hook, CallResult(Outcome.ERROR, error=type(box["error"]).__name__))
+        return CallResult(Outcome.OK, box.get("value"))
+
+    @staticmethod
+    def _failed(plugin: str, hook: str, result: CallResult) -> CallResult:
+        log.warning("plugin call failed", extra={"plugin": plugin, "hook": hook, "outcome": result.outcome.value,
+                                                 "error": result.error})
+        return result

@@ -1,0 +1,131 @@
+"""Tables of the plugin framework.
+
+NOTE: none holds personal data in clear. What a plugin keeps about a seeker is sealed under the
+seeker's data key (``plugin_subject_data``), so erasing the seeker leaves it unreadable; the other
+tables hold references, names and times.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.models import UUID_LENGTH, Base, utcnow
+
+NAME_LENGTH = 63
+PURPOSE_LENGTH = 64
+
+
+class PluginHolding(Base):
+    """A plugin received data of a subject under a purpose: it must purge when that purpose goes.
+
+    ``pseudonym`` is the plugin's own name for the subject; it maps the plugin's answers back.
+    """
+
+    __tablename__ = "plugin_holdings"
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(PURPOSE_LENGTH), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    first_released_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_released_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_plugin_holdings_pseudonym", "plugin", "pseudonym"),
+        Index("ix_plugin_holdings_subject", "subject_id"),
+    )
+
+
+class PluginSubjectData(Base):
+    """One entry of a plugin's store about a subject, derived under ``purpose`` and sealed."""
+
+    __tablename__ = "plugin_subject_data"
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(PURPOSE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_plugin_subject_data_scan", "plugin", "purpose", "name"),
+        Index("ix_plugin_subject_data_subject", "subject_id"),
+    )
+
+
+class PluginSharedData(Base):
+    """One entry of a plugin's store that is about no seeker (JSON)."""
+
+    __tablename__ = "plugin_shared_data"
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PluginEvent(Base):
+    """The outbox: an event written in the transaction of the change, delivered after it commits.
+
+    A dispatcher leases a batch (``lease_until``), delivers it and deletes it; a lease that runs
+    out (the dispatcher died) makes the events deliverable again.
+    """
+
+    __tablename__ = "plugin_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    subject_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    record_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    # JSON of an event that is about no seeker (an employer's search); None otherwise.
+    payload: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column()
+
+
+class PluginPurge(Base):
+    """A plugin must confirm that it purged a subject's data (a purpose withdrawn, or erasure)."""
+
+    __tablename__ = "plugin_purges"
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"))
+    # None for an erasure: everything, whatever the purpose.
+    purpose: Mapped[str | None] = mapped_column(String(PURPOSE_LENGTH))
+    cause: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The kind of the last failure (an exception class, "timeout", "not_confirmed"), never a message.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    items: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_plugin_purges_due", "confirmed_at", "next_attempt_at"),
+        Index("ix_plugin_purges_subject", "subject_id"),
+    )
+
+
+class PluginIncident(Base):
+    """A hook call that failed: raised, timed out, or answered something invalid."""
+
+    __tablename__ = "plugin_incidents"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    hook: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_plugin_incidents_plugin", "plugin", "at"),)
+
+
+plugin_holdings = cast(Table, PluginHolding.__table__)
+plugin_subject_data = cast(Table, PluginSubjectData.__table__)
+plugin_shared_data = cast(Table, PluginSharedData.__table__)
+plugin_events = cast(Table, PluginEvent.__table__)
+plugin_purges = cast(Table, PluginPurge.__table__)
+plugin_incidents = cast(Table, PluginIncident.__table__)

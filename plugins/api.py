@@ -1,0 +1,361 @@
+"""The public plugin API: the one module a plugin imports from the service.
+
+A plugin is a module (or any object) that declares a :class:`Manifest` through the
+``dossier_manifest`` hook and implements some of the hooks of ``core.plugins.hookspecs`` with the
+:data:`hookimpl` marker. The service never hands a plugin its dossier, database, keys or app: it
+calls each plugin on its own, with a :class:`SubjectView` built for that plugin, that seeker and
+one purpose, and a :class:`PluginContext` bound to that one call. Both stop working when the call
+returns. Seekers appear under the plugin's own pseudonym, never their id.
+
+NOTE: this module imports nothing of the service (an import contract checks it), so that what a
+plugin can reach is exactly what is defined here. docs/plugins.md is its guide.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import pluggy
+
+PROJECT = "dossier"
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# Plugin names, store names and event names: lower case, digits and underscores.
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}\Z")
+
+
+# -- the manifest -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredData:
+    """Something a plugin keeps, as its manifest declares it; its store accepts only declared names.
+
+    ``per_subject`` data is about one seeker: it is sealed under that seeker's key, read back only
+    while the purpose it was derived under is live, and deleted by the service when that consent
+    goes. Shared data (``per_subject=False``) must hold nothing about a seeker (an employer's alert
+    inbox, a cursor); it is kept as plain JSON.
+    """
+
+    name: str
+    description: str
+    per_subject: bool = True
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a plugin is, why it processes data, what it reads, what it is told and what it keeps.
+
+    - ``purposes``: the catalogue purposes it serves (``GET /api/v1/purposes``), or purposes it
+      brings itself (``dossier_purposes``). Each call to the plugin is made under one of them.
+    - ``categories``: the data categories it reads (``profile.skills``; a prefix such as
+      ``profile`` stands for every category below it). Under a purpose it receives those of them
+      that the purpose covers, and only while the purpose's consent (or legal basis) allows.
+    - ``events``: the event and lifecycle hooks it implements, by hook name.
+    - ``stores``: what it keeps (see :class:`StoredData`).
+    """
+
+    name: str
+    version: str
+    purposes: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    stores: tuple[StoredData, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One version of a purpose's notice, as the seeker reads it before consenting."""
+
+    fr: str
+    en: str
+    version: int = 1
+    # A material change: consents given under earlier versions must be given again.
+    material: bool = False
+
+
+@dataclass(frozen=True)
+class PurposeDeclaration:
+    """A purpose a plugin brings to the catalogue (returned by ``dossier_purposes``).
+
+    Its name starts with the plugin's name and a dot (``alerts.weekly_digest``). A ``consent``
+    purpose is one the seeker grants and withdraws like any other; ``public_task`` and
+    ``legal_obligation`` ones rest on the law, and enabling the plugin is the controller's act.
+    """
+
+    name: str
+    legal_basis: str
+    categories: tuple[str, ...]
+    recipients: tuple[str, ...]
+    retention_days: int
+    notices: tuple[Notice, ...]
+
+
+# -- what a call receives -----------------------------------------------------------------------
+
+
+class NotReleased(KeyError):
+    """The category was not released to this plugin in this call (not declared, or not allowed)."""
+
+
+class Revoked(RuntimeError):
+    """A view or context was used after the call it was made for had ended."""
+
+
+class NotHeld(LookupError):
+    """The plugin holds nothing of that pseudonym under the call's purpose: never released to it,
+    or purged since (the consent was withdrawn, the seeker erased)."""
+
+
+class SubjectView(Mapping[str, Any]):
+    """What one plugin may see of one seeker, for one purpose, during one call: category -> value.
+
+    Values are read-only (tuples and read-only mappings). The shape of each category's value is
+    listed in docs/plugins.md; records (activities, contacts) carry a ``ref`` that is stable for
+    this plugin and the same as an event's ``record``.
+    """
+
+    __slots__ = ("_data", "_open", "categories", "pseudonym", "purpose")
+
+    def __init__(self, pseudonym: str, purpose: str, data: Mapping[str, Any]) -> None:
+        self.pseudonym = pseudonym
+        self.purpose = purpose
+        self.categories: frozenset[str] = frozenset(data)
+        self._data: dict[str, Any] = {category: frozen(value) for category, value in data.items()}
+        self._open = True
+
+    def __getitem__(self, category: str) -> Any:
+        if not self._open:
+            raise Revoked("this view was for a call that has ended")
+        try:
+            return self._data[category]
+        except KeyError:
+            raise NotReleased(category) from None
+
+    def __iter__(self) -> Iterator[str]:
+        if not self._open:
+            raise Revoked("this view was for a call that has ended")
+        return iter(sorted(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data) if self._open else 0
+
+    def __repr__(self) -> str:
+        # Never the values: a view printed in a log must not carry personal data.
+        return f"SubjectView(pseudonym={self.pseudonym!r}, purpose={self.purpose!r}, categories={sorted(self.categories)})"
+
+    def _revoke(self) -> None:
+        """Called by the service when the call ends: the data goes with it."""
+        self._open = False
+        self._data = {}
+
+
+def frozen(value: Any) -> Any:
+    """A read-only copy of JSON-like data: lists become tuples, mappings read-only mappings."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class SubjectEvent:
+    """Something that happened to a seeker's dossier. ``record`` is the ref of the record concerned
+    (an activity or contact: the same ``ref`` as in the view), when there is one."""
+
+    name: str
+    occurred_at: datetime
+    record: str | None = None
+
+
+@dataclass(frozen=True)
+class EmployerSearch:
+    """An employer's search of published profiles: its criteria and how many candidates it found.
+
+    It names the employer (an organisation) and carries nothing about any seeker.
+    """
+
+    search_id: str
+    employer_id: str
+    criteria: Mapping[str, Any]
+    match_count: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactRequestDecision:
+    """A seeker accepted or refused an employer's contact request."""
+
+    request_id: str
+    employer_id: str
+    decision: str  # "accepted" or "refused"
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class CandidateQuery:
+    """An employer's search criteria, as the ranking hook receives them."""
+
+    occupation: str | None
+    required_skills: tuple[str, ...] = ()
+    preferred_skills: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    postal_code: str | None = None
+    radius_km: int | None = None
+    available_by: str | None = None
+    weights: Mapping[str, float] = field(default_factory=dict)
+    limit: int = 20
+
+
+# -- what a call returns ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Purged:
+    """A plugin's confirmation that it holds nothing more of that seeker for that purpose.
+
+    ``items`` is how many things it deleted, for the record (the audit entry names the count).
+    """
+
+    items: int = 0
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    """One candidate of a ranking: the plugin's pseudonym for the seeker, a score and why.
+
+    NOTE: a score ranks candidates for an employer to look at; it decides nothing about the
+    seeker (GDPR article 22, DESIGN.md section 8).
+    """
+
+    pseudonym: str
+    score: float
+    explanation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A request to a channel endpoint, as the plugin receives it: the JSON body and the client."""
+
+    client_id: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChannelReply:
+    """What a channel endpoint answers: a status and a JSON body (no personal data)."""
+
+    status: int = 200
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelEndpoint:
+    """An inbound endpoint of a channel integration, served at ``/api/v1/channels/<plugin>/<path>``.
+
+    Only service clients registered for the scope ``channel:<plugin>`` may call it; the handler
+    gets the parsed message and a :class:`ChannelContext`.
+    """
+
+    path: str
+    handler: Callable[[InboundMessage, ChannelContext], ChannelReply]
+    summary: str
+    methods: tuple[str, ...] = ("POST",)
+
+
+@dataclass(frozen=True)
+class TaxonomyConcept:
+    """An occupation or a skill of a taxonomy source, with its labels by language."""
+
+    code: str
+    kind: str  # "occupation" or "skill"
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TaxonomyRelation:
+    occupation: str
+    skill: str
+    essential: bool
+
+
+@dataclass(frozen=True)
+class TaxonomySource:
+    """A taxonomy a plugin provides (``dossier taxonomy import --source NAME``)."""
+
+    name: str
+    description: str
+    concepts: Callable[[], Iterator[TaxonomyConcept]]
+    relations: Callable[[], Iterator[TaxonomyRelation]]
+
+
+# -- the context of a call ----------------------------------------------------------------------
+
+
+class SubjectStore(Protocol):
+    """The plugin's derived data about seekers, by pseudonym and declared store name.
+
+    Entries are kept under the call's purpose: they are read back only while that purpose is live
+    for the seeker, and the service deletes them when it is withdrawn or the seeker is erased.
+    """
+
+    def put(self, pseudonym: str, name: str, value: Any) -> None: ...
+
+    def get(self, pseudonym: str, name: str) -> Any | None: ...
+
+    def delete(self, pseudonym: str, name: str | None = None) -> int: ...
+
+    def items(self, name: str) -> Iterator[tuple[str, Any]]: ...
+
+
+class SharedStore(Protocol):
+    """The plugin's data that is about no seeker, by declared store name and key."""
+
+    def put(self, name: str, key: str, value: Any) -> None: ...
+
+    def get(self, name: str, key: str) -> Any | None: ...
+
+    def delete(self, name: str, key: str) -> bool: ...
+
+    def items(self, name: str) -> Iterator[tuple[str, Any]]: ...
+
+
+class PluginContext(Protocol):
+    """What a hook call may use besides its arguments. It stops working when the call returns."""
+
+    @property
+    def plugin(self) -> str: ...
+
+    @property
+    def purpose(self) -> str | None: ...
+
+    @property
+    def store(self) -> SubjectStore: ...
+
+    @property
+    def shared(self) -> SharedStore: ...
+
+    @property
+    def log(self) -> logging.Logger: ...
+
+    def now(self) -> datetime: ...
+
+
+class ChannelContext(PluginContext, Protocol):
+    """The context of a channel endpoint: it records what arrived through the channel.
+
+    The seeker is found by an exact identifier (e-mail or national register number) through the
+    blind index; the service decides, records and seals. Returns the record's ref, or None when no
+    seeker matches (the channel learns nothing more).
+    """
+
+    def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
+                       occurred_at: datetime, summary: str) -> str | None: ...

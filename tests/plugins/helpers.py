@@ -1,0 +1,82 @@
+"""What the plugin tests do through the service: trigger events, read the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from audit.entries import parse
+from audit.models import audit_leaves
+from audit.service import sequence
+from core.plugins import outbox
+from core.runtime import Runtime
+from tests.conftest import Person
+
+SKILLS = ["skill.bricklaying", "skill.setting-out"]
+OCCUPATIONS = ["occ.bricklayer"]
+
+
+def base(person: Person) -> str:
+    return f"/api/v1/seekers/{person.subject_id}"
+
+
+def fill_dossier(client: FlaskClient, seeker: Person, advisor: Person) -> None:
+    """A profile, an application, a training and a contact: something in every category the test purpose covers."""
+    assert client.patch(base(seeker) + "/profile", json={"skills": SKILLS, "occupations": OCCUPATIONS},
+                        headers=seeker.auth).status_code == 200
+    for kind in ("application", "training"):
+        assert client.post(base(seeker) + "/activities", json={"kind": kind, "occurred_at": "2026-11-20T10:00:00+01:00",
+                                                                "description": f"QxPluginMarker {kind}"},
+                           headers=seeker.auth).status_code == 201
+    assert client.post(base(seeker) + "/contacts", json={"channel": "phone", "occurred_at": "2026-11-21T09:00:00+01:00",
+                                                          "summary": "QxPluginMarker contact"}, headers=advisor.auth).status_code == 201
+
+
+def trigger(event: str, client: FlaskClient, rt: Runtime, seeker: Person, advisor: Person) -> None:
+    """Make ``event`` happen to ``seeker``'s dossier the way users make it happen."""
+    if event == "dossier_profile_published":
+        response = client.post(base(seeker) + "/publication", headers=seeker.auth)
+        if response.status_code == 409:  # already published: unpublish, then publish again
+            assert client.delete(base(seeker) + "/publication", headers=seeker.auth).status_code == 200
+            response = client.post(base(seeker) + "/publication", headers=seeker.auth)
+        assert response.status_code == 201, response.get_json()
+    elif event == "dossier_profile_changed":
+        current = client.get(base(seeker) + "/dossier", headers=seeker.auth).get_json()["profile"].get("skills") or []
+        skills = SKILLS if current != SKILLS else SKILLS[:1]
+        assert client.patch(base(seeker) + "/profile", json={"skills": skills}, headers=seeker.auth).status_code == 200
+    elif event == "dossier_activity_recorded":
+        assert client.post(base(seeker) + "/activities", json={"kind": "application", "occurred_at": "2026-11-22T10:00:00+01:00",
+                                                                "description": "Candidature"}, headers=seeker.auth).status_code == 201
+    elif event == "dossier_contact_recorded":
+        assert client.post(base(seeker) + "/contacts", json={"channel": "email", "occurred_at": "2026-11-22T11:00:00+01:00",
+                                                              "summary": "Courriel"}, headers=advisor.auth).status_code == 201
+    elif event == "dossier_contact_request_decided":
+        # Contact requests come with the matching issue; the event is what their decision emits.
+        with rt.transaction() as conn:
+            outbox.emit(rt, conn, event, seeker.subject_id,
+                        payload=outbox.contact_request_payload("00000000-0000-4000-8000-000000000001",
+                                                               "00000000-0000-4000-8000-000000000002", "accepted"))
+    else:
+        raise AssertionError(f"no trigger for {event}")
+
+
+def grant(client: FlaskClient, seeker: Person, purpose: str) -> None:
+    response = client.post(base(seeker) + "/consents", json={"purpose": purpose, "notice_version": 1}, headers=seeker.auth)
+    assert response.status_code == 201, response.get_json()
+
+
+def withdraw(client: FlaskClient, seeker: Person, purpose: str) -> None:
+    response = client.delete(base(seeker) + f"/consents/{purpose}", headers=seeker.auth)
+    assert response.status_code == 200, response.get_json()
+
+
+def audit_entries(rt: Runtime, **match: Any) -> list[dict[str, Any]]:
+    """Every sequenced audit entry whose fields equal ``match`` (``client`` matches the actor's client)."""
+    sequence(rt)
+    with rt.engine.connect() as conn:
+        rows = conn.execute(select(audit_leaves.c.canonical).order_by(audit_leaves.c.leaf_index)).scalars().all()
+    entries = [parse(row) for row in rows]
+    client = match.pop("client", None)
+    return [e for e in entries if all(e.get(k) == v for k, v in match.items()) and (client is None or e["actor"]["client"] == client)]

@@ -1,0 +1,117 @@
+"""Every event hook, with and without consent, and after withdrawal (issue 5, "What must be shown").
+
+The test plugin serves one consent purpose it brings (``recorder.insight``), which covers some of
+the profile, two kinds of activity and the contact history; each hook is exercised through what
+users do (publish, change the profile, record an activity or a contact).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.plugins.hookspecs import SUBJECT_EVENT_HOOKS
+from core.plugins.outbox import employer_search_payload, emit
+from tests.plugins.conftest import INSIGHT, INSIGHT_CATEGORIES, make_plugin
+from tests.plugins.helpers import OCCUPATIONS, SKILLS, audit_entries, fill_dossier, grant, trigger, withdraw
+
+RELEASE = "plugin:view:release"
+PURGE = "plugin:data:purge"
+
+
+@pytest.fixture(params=SUBJECT_EVENT_HOOKS)
+def event(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def recorder(event: str) -> Any:
+    return make_plugin(events=(event,))
+
+
+@pytest.fixture
+def plugins(recorder: Any) -> list[Any]:
+    return [recorder]
+
+
+def calls_of(plugin: Any, hook: str) -> list[Any]:
+    return [c for c in plugin.calls if c.hook == hook]
+
+
+def test_without_consent_the_plugin_is_not_called_and_the_refusal_is_audited(event, recorder, client, rt, seeker, advisor) -> None:
+    fill_dossier(client, seeker, advisor)
+    recorder.calls.clear()
+    before = len(audit_entries(rt, action=RELEASE, client="plugin:recorder", decision="deny"))
+    trigger(event, client, rt, seeker, advisor)
+    assert calls_of(recorder, event) == []
+    refusals = audit_entries(rt, action=RELEASE, client="plugin:recorder", decision="deny")
+    assert len(refusals) == before + 1
+    assert refusals[-1]["subject"] == seeker.subject_id
+    assert refusals[-1]["reason"] == "consent_required" and refusals[-1]["purposes"] == [INSIGHT]
+    assert refusals[-1]["categories"] == []  # nothing was released
+
+
+def test_with_consent_the_view_holds_exactly_the_allowed_categories(event, recorder, client, rt, seeker, advisor) -> None:
+    fill_dossier(client, seeker, advisor)
+    grant(client, seeker, INSIGHT)
+    recorder.calls.clear()
+    trigger(event, client, rt, seeker, advisor)
+    (call,) = calls_of(recorder, event)
+    assert call.purpose == INSIGHT
+    assert call.categories == frozenset(INSIGHT_CATEGORIES)
+    assert set(call.data) == set(INSIGHT_CATEGORIES)
+    assert sorted(call.data["profile.skills"]) == sorted(call.data["profile.skills"]) and set(call.data["profile.skills"]) <= set(SKILLS)
+    assert call.data["profile.occupations"] == OCCUPATIONS
+    assert [a["description"] for a in call.data["activity.applications"]][0] == "QxPluginMarker application"
+    assert [a["description"] for a in call.data["activity.trainings"]] == ["QxPluginMarker training"]
+    assert "QxPluginMarker contact" in [c["summary"] for c in call.data["contact.history"]]
+    # The plugin knows the seeker by its own pseudonym only.
+    assert call.pseudonym and call.pseudonym != seeker.subject_id
+    assert seeker.subject_id not in repr(call.data) + repr(call.arguments)
+    allowed = audit_entries(rt, action=RELEASE, client="plugin:recorder", decision="allow")
+    assert allowed[-1]["categories"] == sorted(INSIGHT_CATEGORIES) and allowed[-1]["purposes"] == [INSIGHT]
+
+
+def test_after_withdrawal_the_plugin_is_purged_and_not_called_again(event, recorder, client, rt, seeker, advisor) -> None:
+    fill_dossier(client, seeker, advisor)
+    grant(client, seeker, INSIGHT)
+    trigger(event, client, rt, seeker, advisor)
+    (call,) = calls_of(recorder, event)[-1:]
+    withdraw(client, seeker, INSIGHT)
+    (purge,) = calls_of(recorder, "dossier_consent_withdrawn")
+    assert purge.pseudonym == call.pseudonym and purge.arguments["purpose"] == INSIGHT
+    confirmation = audit_entries(rt, action=PURGE, client="plugin:recorder")
+    assert [e["purposes"] for e in confirmation] == [[INSIGHT]] and confirmation[0]["subject"] == seeker.subject_id
+    recorder.calls.clear()
+    trigger(event, client, rt, seeker, advisor)
+    assert calls_of(recorder, event) == []
+    assert audit_entries(rt, action=RELEASE, client="plugin:recorder", decision="deny")[-1]["reason"] == "consent_required"
+
+
+@pytest.mark.parametrize("event", ["dossier_activity_recorded", "dossier_contact_recorded"])
+def test_an_event_record_is_the_ref_of_its_record_in_the_view(event, recorder, client, rt, seeker, advisor) -> None:
+    grant(client, seeker, INSIGHT)
+    trigger(event, client, rt, seeker, advisor)
+    (call,) = calls_of(recorder, event)
+    records = call.data["activity.applications"] if event == "dossier_activity_recorded" else call.data["contact.history"]
+    assert call.arguments["event"].record == records[-1]["ref"]
+    assert call.arguments["event"].name == event.removeprefix("dossier_")
+
+
+class TestEmployerSearch:
+    """The one event about no seeker: no view, no purpose, no consent involved."""
+
+    @pytest.fixture
+    def recorder(self) -> Any:
+        return make_plugin("alerter", purposes=(), categories=(), events=("dossier_employer_search_performed",), purge=False)
+
+    def test_it_reaches_its_subscribers_with_the_criteria_and_no_seeker(self, recorder, rt) -> None:
+        with rt.transaction() as conn:
+            emit(rt, conn, "dossier_employer_search_performed",
+                 payload=employer_search_payload("s-1", "00000000-0000-4000-8000-000000000009", {"occupation": "occ.welder"}, 3))
+        (call,) = recorder.calls
+        search = call.arguments["search"]
+        assert (search.employer_id, search.match_count, dict(search.criteria)) == (
+            "00000000-0000-4000-8000-000000000009", 3, {"occupation": "occ.welder"})
+        assert call.purpose is None
