@@ -17,11 +17,13 @@ from audit.views import api as audit_api
 from consent.views import api as consent_api
 from core.db import schema_is_current
 from core.dossier.views import api as dossier_api
+from core.identity.clients import TOKEN_OPERATION, register_token_endpoint
 from core.http.api import ApiBlueprint
 from core.http.openapi import build_spec
 from core.http.problems import register_error_handlers
 from core.http.requestlog import register_request_log
 from core.http.system import api as system_api
+from core.plugins.channels import channel_api
 from core.plugins.host import start as start_plugins
 from core.plugins.views import api as plugins_api
 from core.runtime import build_runtime
@@ -47,17 +49,20 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequenc
     try:
         _check_schema(rt.engine)
         rt.plugins = start_plugins(rt, plugins)
+        # With the channel endpoints that plugins declare (core.plugins.channels).
+        blueprints = (*API_BLUEPRINTS, channel_api(rt))
     except ConfigError:
         rt.engine.dispose()
         raise
     app.extensions["dossier"] = rt
     app.extensions["dossier.openapi"] = functools.cache(
-        lambda: build_spec([op for bp in API_BLUEPRINTS for op in bp.operations], "dossier", _version())
+        lambda: build_spec([op for bp in blueprints for op in bp.operations] + [TOKEN_OPERATION], "dossier", _version())
     )
     register_request_log(app)
     register_error_handlers(app)
-    for api in API_BLUEPRINTS:
+    for api in blueprints:
         app.register_blueprint(api.blueprint)
+    register_token_endpoint(app)
     return app
 
 

@@ -16,7 +16,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from config.settings import ConfigError, load_settings
 from core.errors import DossierError
 from core.identity import accounts
-from core.identity.roles import Role
+from core.identity.roles import PERSON_ROLES, Role
 from core.runtime import runtime
 
 
@@ -103,7 +103,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in PERSON_ROLES]))
 @click.option("--employer", "employer_id", default=None, help="Employer id, for --role employer.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
@@ -122,6 +122,45 @@ def users_password(username: str) -> None:
     """Set an account's password, read from standard input."""
     accounts.set_password(runtime(), username, sys.stdin.readline().rstrip("\n"))
     click.echo("ok")
+
+
+@cli.group("clients")
+def clients_group() -> None:
+    """Service clients (channel integrations): OAuth2 client credentials and scopes."""
+
+
+@clients_group.command("add")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, help="A scope, e.g. channel:<plugin>; repeat for several.")
+@with_appcontext
+@_friendly
+def clients_add(name: str, scopes: tuple[str, ...]) -> None:
+    """Register a service client and print it as JSON, with its secret (shown this once)."""
+    from core.identity.clients import create_client
+
+    _print(create_client(runtime(), name, list(scopes)))
+
+
+@clients_group.command("list")
+@with_appcontext
+@_friendly
+def clients_list() -> None:
+    """Print the service clients as JSON lines (never their secrets)."""
+    from core.identity.clients import list_clients
+
+    for client in list_clients(runtime()):
+        _print(client)
+
+
+@clients_group.command("disable")
+@click.argument("name")
+@with_appcontext
+@_friendly
+def clients_disable(name: str) -> None:
+    """Disable a service client: its tokens stop working at once."""
+    from core.identity.clients import disable_client
+
+    _print(disable_client(runtime(), name))
 
 
 @cli.group("employers")
@@ -188,22 +227,44 @@ def taxonomy() -> None:
 
 
 @taxonomy.command("import")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--source", default=None, help="A taxonomy a plugin provides (see `dossier taxonomy sources`) instead of a folder.")
 @with_appcontext
 @_friendly
-def taxonomy_import(path: Path) -> None:
-    """Import the official ESCO CSV download (occupations_xx.csv, skills_xx.csv, relations)."""
+def taxonomy_import(path: Path | None, source: str | None) -> None:
+    """Import the official ESCO CSV download (occupations_xx.csv, skills_xx.csv, relations), or a plugin's taxonomy."""
     from core.taxonomy.esco import TaxonomyImportError, import_esco
+    from core.taxonomy.sources import available, import_source
 
+    if (path is None) == (source is None):
+        raise click.UsageError("give exactly one of PATH or --source")
     try:
-        with runtime().transaction() as conn:
-            report = import_esco(conn, path)
+        if source is not None:
+            sources = available(runtime())
+            if source not in sources:
+                raise click.ClickException(f"no plugin provides a taxonomy named {source!r} (see `dossier taxonomy sources`)")
+            with runtime().transaction() as conn:
+                report = import_source(conn, sources[source][1])
+        else:
+            with runtime().transaction() as conn:
+                report = import_esco(conn, path or Path("."))
     except TaxonomyImportError as exc:
         raise click.ClickException(str(exc)) from None
     _print({
         "occupations": report.occupations, "skills": report.skills, "relations": report.relations,
         "languages": list(report.languages), "skipped_relations": report.skipped_relations,
     })
+
+
+@taxonomy.command("sources")
+@with_appcontext
+@_friendly
+def taxonomy_sources() -> None:
+    """List the taxonomies that plugins provide, as JSON lines."""
+    from core.taxonomy.sources import available
+
+    for name, (plugin, source) in sorted(available(runtime()).items()):
+        _print({"name": name, "plugin": plugin, "description": source.description})
 
 
 def main() -> None:

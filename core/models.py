@@ -98,9 +98,11 @@ class Account(Base):
     employer_id: Mapped[str | None] = mapped_column(ForeignKey("employers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()
+    # A service client's scopes, space-separated (RFC 6749 section 3.3); NULL for people.
+    scopes: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        CheckConstraint("role IN ('seeker','advisor','employer','auditor','admin')", name="role"),
+        CheckConstraint("role IN ('seeker','advisor','employer','auditor','admin','service')", name="role"),
         CheckConstraint("(role = 'seeker') = (subject_id IS NOT NULL)", name="seeker_subject"),
         CheckConstraint("(role = 'employer') = (employer_id IS NOT NULL)", name="employer_link"),
     )

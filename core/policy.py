@@ -48,6 +48,8 @@ class Relation(StrEnum):
     SELF = "self"
     ASSIGNED_ADVISOR = "assigned_advisor"
     ADMIN = "admin"
+    # A service client registered for a channel (scope channel:<plugin>): it records contacts.
+    CHANNEL_CLIENT = "channel_client"
     NONE = "none"
 
 
@@ -138,6 +140,9 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.IDENTITY_WRITE, ADVISOR, IDENTITY, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.PROFILE_VALIDATE, ADVISOR, PROFILE, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONTACT_RECORD, ADVISOR, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
+    # A channel integration records the contacts that arrive through it (the dossier centralises
+    # every contact, whatever the channel); it reads nothing.
+    Rule(Action.CONTACT_RECORD, Relation.CHANNEL_CLIENT, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.SUBJECT_LOOKUP, ADVISOR, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENTS_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENT_RECORD_IN_PERSON, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
@@ -164,6 +169,8 @@ def relation_of(actor: Actor, subject_id: str, assigned: bool) -> Relation:
         return Relation.ASSIGNED_ADVISOR
     if actor.role is Role.ADMIN:
         return Relation.ADMIN
+    if actor.role is Role.SERVICE and any(scope.startswith("channel:") for scope in actor.scopes):
+        return Relation.CHANNEL_CLIENT
     return Relation.NONE
 
 

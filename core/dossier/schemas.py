@@ -96,7 +96,7 @@ class ExperienceSchema(StrictSchema):
     description = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
-def _codes() -> fields.List:
+def _codes() -> fields.List[Any]:
     return fields.List(Text(validate=validate.Length(1, 255)), allow_none=True, validate=validate.Length(max=100))
 
 

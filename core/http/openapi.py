@@ -49,6 +49,7 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
             operation.setdefault("parameters", []).append({"in": "query", "schema": op.query})
         if op.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+        operation.update(op.extra)
         success: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
             success["content"] = {op.media_type: {"schema": op.response}}

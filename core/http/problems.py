@@ -34,6 +34,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "payload-too-large": ("Requête trop volumineuse", "Payload too large"),
     "internal-error": ("Erreur interne", "Internal error"),
     "unavailable": ("Service indisponible", "Service unavailable"),
+    "oauth-error": ("Demande de jeton refusée", "Token request refused"),
+    "plugin-error": ("Le plugin n'a pas répondu", "The plugin did not answer"),
     "error": ("Erreur", "Error"),
 }
 

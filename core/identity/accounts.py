@@ -55,6 +55,8 @@ def create_account(
     rt: Runtime, username: str, role: Role, password: str | None = None, employer_id: str | None = None
 ) -> AccountInfo:
     """Create an account; a seeker gets a subject with its own data key and an empty dossier."""
+    if role is Role.SERVICE:
+        raise InvalidInput("Un client de service se crée avec `dossier clients add` / use `dossier clients add`.", field="role")
     if not USERNAME.match(username):
         raise InvalidInput("Nom d'utilisateur invalide: 2 à 150 caractères parmi a-z 0-9 . _ @ -.", field="username")
     if (role is Role.EMPLOYER) != (employer_id is not None):
@@ -169,7 +171,10 @@ def actor_for_token(rt: Runtime, token: str) -> Actor:
         raise Unauthenticated() from None
     if (role is Role.SEEKER) != (claims.subject_id is not None) or (role is Role.EMPLOYER) != (claims.employer_id is not None):
         raise Unauthenticated()
-    return Actor(claims.account_id, role, claims.subject_id, claims.employer_id, claims.client_id)
+    if (role is Role.SERVICE) != (claims.scope is not None):
+        raise Unauthenticated()
+    scopes = frozenset(claims.scope.split()) if claims.scope else frozenset()
+    return Actor(claims.account_id, role, claims.subject_id, claims.employer_id, claims.client_id, scopes)
 
 
 def require_open_account(rt: Runtime, actor: Actor) -> None:
@@ -189,7 +194,8 @@ def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:
     with rt.engine.connect() as conn:
         row = conn.execute(
             select(accounts.c.id, accounts.c.role, accounts.c.password_hash, accounts.c.subject_id, accounts.c.employer_id).where(
-                accounts.c.username == username, accounts.c.disabled_at.is_(None)
+                # A service client authenticates with client credentials, never here.
+                accounts.c.username == username, accounts.c.disabled_at.is_(None), accounts.c.role != Role.SERVICE.value
             )
         ).first()
     if not verify_password(row.password_hash if row else None, password) or row is None:

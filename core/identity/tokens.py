@@ -37,6 +37,7 @@ class TokenClaims:
     token_id: str
     subject_id: str | None = None
     employer_id: str | None = None
+    scope: str | None = None
 
 
 class TokenService:
@@ -63,7 +64,7 @@ class TokenService:
         self._lock = Lock()
 
     def issue(self, account_id: str, role: str, client_id: str = "dossier", ttl: int | None = None, *,
-              subject_id: str | None = None, employer_id: str | None = None) -> str:
+              subject_id: str | None = None, employer_id: str | None = None, scope: str | None = None) -> str:
         """A signed access token. A seeker's token names their subject, an employer user's their
         employer: what the account is linked to never changes, so requests need not look it up."""
         now = int(self._clock())
@@ -83,6 +84,8 @@ class TokenService:
             claims["subject_id"] = subject_id
         if employer_id is not None:
             claims["employer_id"] = employer_id
+        if scope is not None:
+            claims["scope"] = scope  # RFC 9068 section 2.2.3
         return jwt.encode(header, claims, key, algorithms=[SIGNING_ALGORITHM])
 
     def verify(self, token: str) -> TokenClaims:
@@ -131,6 +134,7 @@ class TokenService:
             token_id=str(claims["jti"]),
             subject_id=_optional_str(claims.get("subject_id")),
             employer_id=_optional_str(claims.get("employer_id")),
+            scope=_optional_str(claims.get("scope")),
         )
 
 

@@ -9,6 +9,7 @@ plugin that hangs holds at most one thread. Outcomes name the error's class, nev
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -60,7 +61,9 @@ class IsolatedCalls:
             except BaseException as exc:  # noqa: BLE001 - whatever a plugin raises stays here
                 box["error"] = exc
 
-        thread = threading.Thread(target=run, name=f"plugin:{plugin}:{hook}", daemon=True)
+        # The call sees the caller's context variables (the request id that audit entries carry).
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(run,), name=f"plugin:{plugin}:{hook}", daemon=True)
         thread.start()
         thread.join(self.timeout)
         if thread.is_alive():

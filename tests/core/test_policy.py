@@ -6,12 +6,13 @@ import pytest
 
 from core.categories import ACTIVITY, ALL_CATEGORIES, CONTACTS, IDENTITY, PROFILE
 from core.identity.roles import Actor, Role
-from core.policy import Action, Facts, Relation, decide, relation_of
+from core.policy import Action, Decision, Facts, Relation, ReleaseFacts, decide, decide_release, relation_of
 
 SUBJECT = "6f1c2b8e-0000-4000-8000-000000000001"
 SEEKER = Actor("a-seeker", Role.SEEKER, subject_id=SUBJECT)
 OTHER_SEEKER = Actor("a-other", Role.SEEKER, subject_id="6f1c2b8e-0000-4000-8000-000000000002")
 ADVISOR = Actor("a-advisor", Role.ADVISOR)
+CHANNEL = Actor("c-mail", Role.SERVICE, client_id="c-mail", scopes=frozenset({"channel:email"}))
 
 
 def facts(actor: Actor, assigned: bool = False, consents: frozenset[str] = frozenset()) -> Facts:
@@ -41,6 +42,13 @@ def facts(actor: Actor, assigned: bool = False, consents: frozenset[str] = froze
         (Actor("a-aud", Role.AUDITOR), False, Action.DOSSIER_READ, False, frozenset()),
         (Actor("a-adm", Role.ADMIN), False, Action.DOSSIER_READ, False, frozenset()),
         (Actor("a-adm", Role.ADMIN), False, Action.SUBJECT_ERASE, True, ALL_CATEGORIES),
+        # A channel client records contacts, and nothing else; without a channel scope, not even that.
+        (CHANNEL, False, Action.CONTACT_RECORD, True, CONTACTS),
+        (CHANNEL, False, Action.DOSSIER_READ, False, frozenset()),
+        (CHANNEL, False, Action.ACTIVITY_RECORD, False, frozenset()),
+        (CHANNEL, False, Action.IDENTITY_WRITE, False, frozenset()),
+        (Actor("svc", Role.SERVICE, client_id="svc", scopes=frozenset({"reports:read"})), False, Action.CONTACT_RECORD, False,
+         frozenset()),
     ],
 )
 def test_decision_table(actor: Actor, assigned: bool, action: Action, allowed: bool, categories: frozenset[str]) -> None:
@@ -91,3 +99,39 @@ def test_relation_is_self_only_for_the_subjects_own_seeker_account() -> None:
     assert relation_of(SEEKER, SUBJECT, False) is Relation.SELF
     assert relation_of(OTHER_SEEKER, SUBJECT, True) is Relation.NONE
     assert relation_of(ADVISOR, SUBJECT, True) is Relation.ASSIGNED_ADVISOR
+
+
+# -- releases to plugins ------------------------------------------------------------------------
+
+MATCHING = frozenset({"profile.skills", "profile.occupations", "profile.location"})
+
+
+def release(declared: frozenset[str], basis: str | None = "consent", live: bool = True, erased: bool = False,
+            purpose: str = "profile.matching", categories: frozenset[str] = MATCHING) -> Decision:
+    return decide_release(declared, ReleaseFacts(SUBJECT, purpose, basis, categories, live, erased))
+
+
+@pytest.mark.parametrize(
+    ("declared", "basis", "live", "erased", "purpose", "allowed", "categories", "reason"),
+    [
+        (frozenset({"profile.skills", "identity.name"}), "consent", True, False, "profile.matching", True,
+         frozenset({"profile.skills"}), "plugin:consent"),
+        (frozenset({"profile.skills"}), "consent", False, False, "profile.matching", False, frozenset(), "consent_required"),
+        (frozenset({"profile.skills"}), "public_task", False, False, "profile.matching", True, frozenset({"profile.skills"}),
+         "plugin:public_task"),
+        (frozenset({"identity.name"}), "consent", True, False, "profile.matching", False, frozenset(), "nothing_to_release"),
+        (frozenset({"profile.skills"}), "consent", True, True, "profile.matching", False, frozenset(), "erased"),
+        (frozenset({"profile.skills"}), None, True, False, "profile.matching", False, frozenset(), "unknown_purpose"),
+        (frozenset({"profile.skills"}), "legal_obligation", True, False, "subject.rights", False, frozenset(), "purpose_reserved"),
+    ],
+)
+def test_release_decision_table(declared, basis, live, erased, purpose, allowed, categories, reason) -> None:  # type: ignore[no-untyped-def]
+    decision = release(declared, basis, live, erased, purpose)
+    assert (bool(decision), decision.categories, decision.reason) == (allowed, categories, reason)
+    assert decision.action is Action.PLUGIN_RELEASE and decision.purposes == (purpose,)
+
+
+def test_a_release_names_what_it_withholds_and_why() -> None:
+    decision = release(frozenset({"profile.skills", "identity.name"}), live=False)
+    assert {(w.category, w.reason, w.consent) for w in decision.withheld} == {
+        ("profile.skills", "consent_required", "profile.matching"), ("identity.name", "not_in_purpose", None)}

@@ -20,7 +20,15 @@ RELEASE = "plugin:view:release"
 PURGE = "plugin:data:purge"
 
 
-@pytest.fixture(params=SUBJECT_EVENT_HOOKS)
+EVENTS = ["dossier_profile_published", "dossier_profile_changed", "dossier_activity_recorded", "dossier_contact_recorded",
+          "dossier_contact_request_decided"]
+
+
+def test_these_are_all_the_events_about_a_seeker() -> None:
+    assert sorted(EVENTS) == sorted(SUBJECT_EVENT_HOOKS)
+
+
+@pytest.fixture(params=EVENTS)
 def event(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

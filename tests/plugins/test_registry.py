@@ -12,7 +12,7 @@ import pytest
 from core.plugins import registry
 from core.plugins.registry import PluginRefused
 from core.runtime import runtime
-from plugins.api import Manifest, PurposeDeclaration, StoredData, hookimpl
+from plugins.api import Manifest, Notice, Purged, PurposeDeclaration, StoredData, hookimpl
 from tests.plugins.conftest import INSIGHT, insight_purpose, make_plugin
 
 
@@ -99,6 +99,40 @@ def test_a_valid_plugin_is_registered_and_its_purpose_joins_the_catalogue(start_
     assert purposes[INSIGHT]["legal_basis"] == "consent" and purposes[INSIGHT]["seeker_controlled"]
     # Starting again finds it in the catalogue and adds nothing.
     start_app(make_plugin(events=("dossier_profile_changed",)))
+
+
+class BringsAPurpose:
+    """A plugin with a consent purpose of its own, whose notice had a material change."""
+
+    @hookimpl
+    def dossier_manifest(self) -> Manifest:
+        return Manifest("digest", "2.0", purposes=("digest.weekly",), categories=("activity",))
+
+    @hookimpl
+    def dossier_purposes(self) -> list[PurposeDeclaration]:
+        return [PurposeDeclaration("digest.weekly", "consent", ("activity",), ("digest plugin",), 90, (
+            Notice("Un résumé hebdomadaire de vos démarches.", "A weekly digest of your job-search activities."),
+            Notice("Un résumé hebdomadaire, partagé avec votre conseiller.", "A weekly digest, shared with your advisor.",
+                   version=2, material=True),
+        ))]
+
+    @hookimpl
+    def dossier_consent_withdrawn(self, pseudonym: str, purpose: str, context: Any) -> Purged:
+        return Purged()
+
+    @hookimpl
+    def dossier_subject_erased(self, pseudonym: str, context: Any) -> Purged:
+        return Purged()
+
+
+def test_the_purposes_a_plugin_brings_join_the_catalogue_with_their_notices(start_app) -> None:
+    app = start_app(BringsAPurpose())
+    purposes = {p["purpose"]: p for p in app.test_client().get("/api/v1/purposes", headers=_auth(app, "seeker")).get_json()}
+    weekly = purposes["digest.weekly"]
+    assert (weekly["legal_basis"], weekly["notice_version"], weekly["notice_material"]) == ("consent", 2, True)
+    assert weekly["notice"]["en"] == "A weekly digest, shared with your advisor."
+    assert weekly["categories"] == ["activity.applications", "activity.interviews", "activity.other", "activity.trainings"]
+    assert runtime(app).plugins.purposes["digest.weekly"].legal_basis == "consent"
 
 
 def test_a_category_prefix_stands_for_every_category_below_it(start_app) -> None:

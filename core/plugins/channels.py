@@ -1,0 +1,140 @@
+"""Inbound endpoints of channel integrations (``dossier_channel_endpoints``), served by the core.
+
+A plugin declares endpoints; the core serves each at ``/api/v1/channels/<plugin>/<path>``,
+authenticates the caller (a service client whose token carries the scope ``channel:<plugin>``),
+parses the JSON body and calls the plugin's handler alone and isolated, with a ``ChannelContext``
+through which it records what arrived. The handler never sees a subject id or the request: it
+names the seeker by an exact identifier, and the core looks it up, decides, records and seals.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from flask import Response
+from marshmallow import INCLUDE, Schema, ValidationError
+
+from core.access import AccessRefused
+from core.crypto.blind_index import IndexKind, blind_index
+from core.dossier import service as dossier_service
+from core.dossier import store
+from core.dossier.schemas import ContactInSchema
+from core.errors import DossierError, Forbidden, Gone
+from core.http.api import ApiBlueprint, json_response
+from core.identity.roles import Actor, Role
+from core.plugins.calls import Outcome
+from core.plugins.context import CallContext, record_incident
+from core.plugins.registry import CHANNEL_PURPOSE, Plugin, PluginRefused
+from plugins.api import ChannelEndpoint, ChannelReply, InboundMessage, Revoked, frozen
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+PREFIX = "/api/v1/channels"
+_PATH = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62}){0,3}\Z")
+_METHODS = {"POST", "PUT"}
+
+
+class PluginFailed(DossierError):
+    """The plugin's handler raised, or answered something that is not a ChannelReply."""
+
+    slug, status = "plugin-error", 502
+
+
+class PluginTimedOut(PluginFailed):
+    status = 504
+
+
+class MessageSchema(Schema):
+    """Any JSON object: what it holds is the channel's own format, which its plugin checks."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ChannelCallContext(CallContext):
+    """plugins.api.ChannelContext: a call context that records contacts for the calling client."""
+
+    def __init__(self, rt: Runtime, plugin: Plugin, client: Actor) -> None:
+        super().__init__(rt, plugin, CHANNEL_PURPOSE)
+        self._rt, self._plugin_record, self._client = rt, plugin, client
+
+    def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
+                       occurred_at: datetime, summary: str) -> str | None:
+        if not self._state.open:
+            raise Revoked("this context was for a call that has ended")
+        if (email is None) == (national_id is None):
+            raise ValueError("name the seeker by exactly one of email or national_id")
+        try:
+            contact = ContactInSchema().load({"channel": channel, "summary": summary,
+                                              "occurred_at": occurred_at.isoformat() if isinstance(occurred_at, datetime) else None})
+        except ValidationError as exc:
+            fields = sorted(exc.messages) if isinstance(exc.messages, dict) else []
+            raise ValueError(f"invalid contact: check {', '.join(fields)}") from None
+        kind, value = (IndexKind.EMAIL, email) if email is not None else (IndexKind.NATIONAL_ID, national_id)
+        digest = blind_index(self._rt.keys.blind_index_key(), kind, str(value))
+        with self._rt.engine.connect() as conn:
+            matches = store.subjects_by_index(conn, kind, digest)
+        if len(matches) != 1:
+            return None  # nobody, or no one seeker: the channel learns nothing more
+        try:
+            record = dossier_service.record_contact(self._rt, self._client, matches[0], contact)
+        except (AccessRefused, Gone):
+            return None  # refused (and recorded as such), or erased
+        return self._rt.plugins.record_ref(self._plugin_record.name, str(record["id"]))
+
+
+def channel_api(rt: Runtime) -> ApiBlueprint:
+    """A blueprint serving every channel endpoint the running plugins declare."""
+    api = ApiBlueprint("channels", url_prefix=PREFIX)
+    for plugin in rt.plugins.implementing("dossier_channel_endpoints"):
+        result = rt.plugins.call(plugin, "dossier_channel_endpoints")
+        if not result.ok:
+            raise PluginRefused(f"plugin {plugin.name}: dossier_channel_endpoints failed ({result.error})")
+        for endpoint in result.value or ():
+            _check(plugin, endpoint)
+            for method in endpoint.methods:
+                api.operation(f"/{plugin.name}/{endpoint.path}", method, summary=endpoint.summary, tags=("channels",),
+                              body=MessageSchema, errors=(403, 502, 504))(_view(rt, plugin, endpoint, method))
+    return api
+
+
+def _check(plugin: Plugin, endpoint: Any) -> None:
+    if not isinstance(endpoint, ChannelEndpoint):
+        raise PluginRefused(f"plugin {plugin.name}: dossier_channel_endpoints must return plugins.api.ChannelEndpoint items")
+    if not isinstance(endpoint.path, str) or not _PATH.match(endpoint.path):
+        raise PluginRefused(f"plugin {plugin.name}: endpoint path must match {_PATH.pattern}")
+    if not endpoint.methods or not set(endpoint.methods) <= _METHODS or not callable(endpoint.handler):
+        raise PluginRefused(f"plugin {plugin.name}: endpoint {endpoint.path} needs a handler and methods among POST, PUT")
+
+
+def _view(rt: Runtime, plugin: Plugin, endpoint: ChannelEndpoint, method: str) -> Any:
+    scope = f"channel:{plugin.name}"
+    hook = f"channel:{endpoint.path}"
+
+    def serve(actor: Actor, body: dict[str, Any]) -> Response:
+        # NOTE: only a service client registered for this plugin's channel reaches its handler.
+        if actor.role is not Role.SERVICE or scope not in actor.scopes:
+            raise Forbidden("Réservé aux clients de ce canal / for this channel's clients only.")
+        context = ChannelCallContext(rt, plugin, actor)
+        message = InboundMessage(actor.client_id or actor.account_id, frozen(body))
+        try:
+            result = rt.plugins.calls.call(plugin.name, hook, lambda: endpoint.handler(message, context))
+        finally:
+            context.end()
+        if not result.ok:
+            record_incident(rt, plugin.name, hook, result.outcome.value, result.error)
+            raise PluginTimedOut() if result.outcome in (Outcome.TIMEOUT, Outcome.BUSY) else PluginFailed()
+        reply = result.value
+        try:
+            if not isinstance(reply, ChannelReply) or not 200 <= int(reply.status) < 500:
+                raise ValueError("not a ChannelReply with a 2xx-4xx status")
+            return json_response(dict(reply.body), int(reply.status))
+        except (TypeError, ValueError):
+            record_incident(rt, plugin.name, hook, "invalid", "not a ChannelReply of JSON with a 2xx-4xx status")
+            raise PluginFailed() from None
+
+    serve.__name__ = re.sub(r"\W", "_", f"{plugin.name}_{endpoint.path}_{method}".lower())
+    return serve

@@ -1,0 +1,84 @@
+"""Architecture meta-tests: the import contract, and every hook specified, tested and documented."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from core.plugins import hookspecs
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS = sorted(name for name, value in vars(hookspecs).items() if name.startswith("dossier_") and callable(value))
+KINDS = (hookspecs.REGISTRATION_HOOKS, hookspecs.EVENT_HOOKS, hookspecs.LIFECYCLE_HOOKS, hookspecs.QUERY_HOOKS)
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(cwd: Path, *args: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pythonpath)} if pythonpath else None
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache", *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def test_plugins_import_only_the_public_plugin_api() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Plugins import only the public plugin API (plugins.api) KEPT" in result.stdout
+
+
+def test_the_import_contract_catches_a_plugin_that_reaches_into_the_core(tmp_path: Path) -> None:
+    # The same contract, over a tree where a plugin imports the core's models.
+    for package in ("plugins", "core", "consent", "audit", "config", "migrations"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "plugins" / "api.py").write_text("import dataclasses\n")
+    (tmp_path / "core" / "models.py").write_text("")
+    (tmp_path / "plugins" / "sneaky.py").write_text("from plugins import api\nfrom core.models import *\n")
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contract = settings["contracts"][0]
+    (tmp_path / ".importlinter").write_text(
+        "[importlinter]\nroot_packages =\n" + "".join(f"    {p}\n" for p in settings["root_packages"])
+        + "include_external_packages = True\n\n[importlinter:contract:plugins]\n"
+        + f"name = {contract['name']}\ntype = forbidden\nsource_modules =\n    plugins\nforbidden_modules =\n"
+        + "".join(f"    {m}\n" for m in contract["forbidden_modules"])
+    )
+    result = lint_imports(tmp_path, "--config", str(tmp_path / ".importlinter"), pythonpath=tmp_path)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout and "plugins.sneaky -> core.models" in result.stdout
+
+
+def test_the_public_api_imports_nothing_of_the_service() -> None:
+    tree = ast.parse((ROOT / "plugins" / "api.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= {"__future__", "logging", "re", "collections", "dataclasses", "datetime", "types", "typing", "pluggy"}
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_of_exactly_one_kind_and_ends_with_its_consent_rule(hook: str) -> None:
+    assert sum(hook in kind for kind in KINDS) == 1
+    doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
+    assert doc.split("\n\n")[-1].startswith("Consent:"), f"{hook}: the last paragraph must say under which consent it is called"
+
+
+def test_every_kind_lists_only_specified_hooks() -> None:
+    assert {hook for kind in KINDS for hook in kind} == set(HOOKS)
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_test(hook: str) -> None:
+    tests = [p for p in (ROOT / "tests" / "plugins").glob("test_*.py") if p.name != Path(__file__).name]
+    assert any(hook in p.read_text() for p in tests), f"no test under tests/plugins names {hook}"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_signature(hook: str) -> None:
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    assert f"### `{hook}`" in guide, f"docs/plugins.md has no section for {hook}"
+    section = guide.split(f"### `{hook}`", 1)[1].split("\n### ", 1)[0]
+    parameters = [p for p in inspect.signature(getattr(hookspecs, hook)).parameters]
+    assert all(p in section for p in parameters), f"the section of {hook} does not show its signature"
