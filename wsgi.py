@@ -1,4 +1,4 @@
-"""Production entry point: ``gunicorn wsgi:app`` (``dossier serve`` does this for you)."""
+"""Production entry point: ``gunicorn -c python:core.server wsgi:app`` (``dossier serve`` does this for you)."""
 
 from core.app import create_app
 

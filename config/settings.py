@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "DOSSIER_"
+# The names list settings hold (plugins): as plugins.api.NAME_PATTERN.
+_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}\Z")
 INSTANCE_FILE = "dossier.toml"
 
 
@@ -151,8 +154,8 @@ def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
         # A list of names: a TOML array, a JSON array, or a comma-separated string.
         if isinstance(value, str):
             value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{origin}: expected a list of names, got {value!r}")
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and _NAME.match(v) for v in value):
+            raise ConfigError(f"{origin}: expected a list of names (a-z, 0-9, _), got {value!r}")
         return tuple(value)
     if isinstance(value, str) and kind is not str:
         try:

@@ -142,7 +142,9 @@ def _grant(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purpose
     expires_at = as_utc(expires_at) if expires_at is not None else None
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("La date d'expiration doit être future.", errors={"expires_at": ["must be in the future"]})
-    return _record(rt, conn, actor, subject_id, entry, "granted", channel, expires_at, now)
+    receipt = _record(rt, conn, actor, subject_id, entry, "granted", channel, expires_at, now)
+    outbox.emit(rt, conn, outbox.CONSENT_GRANTED, subject_id, payload={"purpose": purpose})
+    return receipt
 
 
 def _withdraw(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purpose: str, channel: str) -> dict[str, Any]:

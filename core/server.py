@@ -1,4 +1,8 @@
-"""``dossier serve``: the app under gunicorn, a production WSGI server."""
+"""``dossier serve``: the app under gunicorn, a production WSGI server.
+
+Under your own gunicorn, ``gunicorn -c python:core.server wsgi:app`` loads this module as its
+configuration: its ``post_worker_init`` starts the background work that ``dossier serve`` starts.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +26,29 @@ class DossierServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         os.environ.update(self._environ)
-        from audit.sequencer import start_background_sequencer
         from core.app import create_app
-        from core.plugins.worker import start_background_worker
-        from core.runtime import runtime
 
         app = create_app()
-        rt = runtime(app)
-        start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
-        start_background_worker(rt)
+        start_background_work(app)
         return app
+
+
+def start_background_work(app: Any) -> None:
+    """The threads every server worker runs (one worker of the instance does the work): the audit
+    sequencer, and the plugins' event delivery and purge retries."""
+    from audit.sequencer import start_background_sequencer
+    from core.plugins.worker import start_background_worker
+    from core.runtime import runtime
+
+    rt = runtime(app)
+    start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
+    start_background_worker(rt)
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn's hook, for running the service under your own gunicorn:
+    ``gunicorn -c python:core.server wsgi:app`` starts the same background work as ``dossier serve``."""
+    start_background_work(worker.wsgi)
 
 
 def serve(host: str, port: int, workers: int, environ: dict[str, str]) -> None:

@@ -127,8 +127,9 @@ class SubjectView(Mapping[str, Any]):
     def __init__(self, pseudonym: str, purpose: str, data: Mapping[str, Any]) -> None:
         self.pseudonym = pseudonym
         self.purpose = purpose
-        self.categories: frozenset[str] = frozenset(data)
-        self._data: dict[str, Any] = {category: frozen(value) for category, value in data.items()}
+        # Plain strings: nothing of the service's own types reaches a plugin.
+        self._data: dict[str, Any] = {str(category): frozen(value) for category, value in data.items()}
+        self.categories: frozenset[str] = frozenset(self._data)
         self._open = True
 
     def __getitem__(self, category: str) -> Any:
@@ -329,7 +330,8 @@ class SharedStore(Protocol):
 
 
 class PluginContext(Protocol):
-    """What a hook call may use besides its arguments. It stops working when the call returns."""
+    """What a hook call may use besides its arguments. Its stores stop working when the call returns
+    (``Revoked``); ``store`` needs the call's ``purpose`` (calls about no seeker, or an erasure, have none)."""
 
     @property
     def plugin(self) -> str: ...

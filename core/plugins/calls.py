@@ -46,13 +46,18 @@ class IsolatedCalls:
         self._overrunning: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def call(self, plugin: str, hook: str, function: Callable[..., Any], **kwargs: Any) -> CallResult:
+    def busy(self, plugin: str) -> bool:
+        """Whether a call of ``plugin`` that overran is still running (its next call is refused)."""
         with self._lock:
             stuck = self._overrunning.get(plugin)
-            if stuck is not None:
-                if stuck.is_alive():
-                    return self._failed(plugin, hook, CallResult(Outcome.BUSY, error="previous call still running"))
+            if stuck is not None and not stuck.is_alive():
                 del self._overrunning[plugin]
+                stuck = None
+        return stuck is not None
+
+    def call(self, plugin: str, hook: str, function: Callable[..., Any], **kwargs: Any) -> CallResult:
+        if self.busy(plugin):
+            return self._failed(plugin, hook, CallResult(Outcome.BUSY, error="previous call still running"))
         box: dict[str, Any] = {}
 
         def run() -> None:

@@ -59,11 +59,17 @@ class ChannelCallContext(CallContext):
 
     def __init__(self, rt: Runtime, plugin: Plugin, client: Actor) -> None:
         super().__init__(rt, plugin, CHANNEL_PURPOSE)
-        self._rt, self._plugin_record, self._client = rt, plugin, client
+        self._rt: Runtime | None = rt
+        self._plugin_record, self._client = plugin, client
+
+    def end(self) -> None:
+        super().end()
+        self._rt = None
 
     def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
                        occurred_at: datetime, summary: str) -> str | None:
-        if not self._state.open:
+        rt = self._rt
+        if rt is None or not self._state.open:
             raise Revoked("this context was for a call that has ended")
         if (email is None) == (national_id is None):
             raise ValueError("name the seeker by exactly one of email or national_id")
@@ -74,16 +80,16 @@ class ChannelCallContext(CallContext):
             fields = sorted(exc.messages) if isinstance(exc.messages, dict) else []
             raise ValueError(f"invalid contact: check {', '.join(fields)}") from None
         kind, value = (IndexKind.EMAIL, email) if email is not None else (IndexKind.NATIONAL_ID, national_id)
-        digest = blind_index(self._rt.keys.blind_index_key(), kind, str(value))
-        with self._rt.engine.connect() as conn:
+        digest = blind_index(rt.keys.blind_index_key(), kind, str(value))
+        with rt.engine.connect() as conn:
             matches = store.subjects_by_index(conn, kind, digest)
         if len(matches) != 1:
             return None  # nobody, or no one seeker: the channel learns nothing more
         try:
-            record = dossier_service.record_contact(self._rt, self._client, matches[0], contact)
+            record = dossier_service.record_contact(rt, self._client, matches[0], contact)
         except (AccessRefused, Gone):
             return None  # refused (and recorded as such), or erased
-        return self._rt.plugins.record_ref(self._plugin_record.name, str(record["id"]))
+        return rt.plugins.record_ref(self._plugin_record.name, str(record["id"]))
 
 
 def channel_api(rt: Runtime) -> ApiBlueprint:

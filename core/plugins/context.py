@@ -12,15 +12,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from config.logging import exception_summary
 
 from core.plugins.calls import CallResult
-from core.plugins.models import plugin_incidents
+from core.plugins.models import ERROR_LENGTH, NAME_LENGTH, plugin_incidents
 from core.plugins.registry import Plugin
 from core.plugins.storage import CallState, PluginSharedStore, PluginSubjectStore
 from plugins.api import SharedStore, SubjectStore, SubjectView
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+
+log = logging.getLogger("dossier.plugins")
 
 
 class CallContext:
@@ -60,18 +65,22 @@ class CallContext:
         return self._clock()
 
     def end(self) -> None:
+        """The call is over: nothing reached through this context works, nor holds the service."""
         self._state.open = False
+        self._store.close()
+        self._shared.close()
 
     def __repr__(self) -> str:
         return f"CallContext(plugin={self._plugin!r}, purpose={self._purpose!r})"
 
 
-def call_plugin(rt: Runtime, plugin: Plugin, hook: str, under: str | None, **kwargs: Any) -> CallResult:
+def call_plugin(rt: Runtime, plugin: Plugin, hook: str, under: str | None, collect: int | None = None,
+                **kwargs: Any) -> CallResult:
     """Call ``plugin``'s ``hook`` under the purpose ``under`` with a fresh context; afterwards
-    nothing it was given works."""
+    nothing it was given works. ``collect``: see ``PluginHost.call``."""
     context = CallContext(rt, plugin, under)
     try:
-        result = rt.plugins.call(plugin, hook, context=context, **kwargs)
+        result = rt.plugins.call(plugin, hook, collect, context=context, **kwargs)
     finally:
         context.end()
         for value in kwargs.values():
@@ -83,6 +92,19 @@ def call_plugin(rt: Runtime, plugin: Plugin, hook: str, under: str | None, **kwa
 
 
 def record_incident(rt: Runtime, plugin: str, hook: str, kind: str, error: str | None) -> None:
-    """Keep a failed call for the admins (GET /api/v1/plugins): the kind and the error's class."""
-    with rt.transaction() as conn:
-        conn.execute(insert(plugin_incidents).values(plugin=plugin, hook=hook, kind=kind, error=error, at=rt.clock()))
+    """Keep a failed call for the admins (GET /api/v1/plugins): the kind and the error's class.
+
+    The names are cut to their columns (a plugin chooses its exceptions' names), and a failure to
+    keep the incident is logged, never raised: the caller has already done its work.
+    """
+    try:
+        with rt.transaction() as conn:
+            conn.execute(insert(plugin_incidents).values(plugin=plugin[:NAME_LENGTH], hook=hook[:NAME_LENGTH], kind=kind[:20],
+                                                         error=bounded(error), at=rt.clock()))
+    except SQLAlchemyError as exc:
+        log.error("plugin incident not recorded", extra={"plugin": plugin, "error": exception_summary(exc)})
+
+
+def bounded(error: str | None) -> str | None:
+    """An error's kind as the tables keep it (200 characters)."""
+    return error[:ERROR_LENGTH] if error else error

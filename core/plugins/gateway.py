@@ -8,7 +8,9 @@ categories and nothing else. One plugin's failure is its own: the others are sti
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,12 +24,13 @@ from core.plugins.context import call_plugin, record_incident
 from core.plugins.models import plugin_holdings
 from core.plugins.registry import RANKING_PURPOSE, Plugin
 from core.plugins.release import release_view
-from plugins.api import CandidateQuery, ContactRequestDecision, EmployerSearch, RankedCandidate, SubjectEvent
+from plugins.api import CandidateQuery, ContactRequestDecision, EmployerSearch, RankedCandidate, SubjectEvent, frozen
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger("dossier.plugins")
+MAX_EXPLANATIONS, MAX_EXPLANATION = 10, 200
 
 # What each event is about: a plugin is called under a purpose only if that purpose would release
 # some of these categories to it (an activity recorded says nothing to a profile-only purpose).
@@ -37,14 +40,22 @@ EVENT_CATEGORIES: dict[str, frozenset[str]] = {
     "dossier_activity_recorded": ACTIVITY,
     "dossier_contact_recorded": CONTACTS,
     "dossier_contact_request_decided": ALL_CATEGORIES,
+    "dossier_consent_granted": ALL_CATEGORIES,
+}
+# What an event's view never holds, whatever the purpose: the name and contact details a seeker
+# gives an employer by accepting a contact request are for that employer alone (employer.contact).
+EVENT_WITHHELD: dict[str, frozenset[str]] = {
+    "dossier_contact_request_decided": frozenset({"identity.name", "identity.contact"}),
 }
 
 
-def purposes_for(rt: Runtime, plugin: Plugin, event: str) -> list[str]:
-    """The purposes of ``plugin`` under which ``event`` could release something to it."""
-    about = EVENT_CATEGORIES[event]
+def purposes_for(rt: Runtime, plugin: Plugin, event: str, only: str | None = None) -> list[str]:
+    """The purposes of ``plugin`` (or just ``only``) under which ``event`` could release something to it."""
+    about = EVENT_CATEGORIES[event] - EVENT_WITHHELD.get(event, frozenset())
     found = []
     for purpose in plugin.manifest.purposes:
+        if only is not None and purpose != only:
+            continue
         facts = rt.plugins.purposes.get(purpose)
         if facts is not None and plugin.categories & facts.categories & about:
             found.append(purpose)
@@ -52,15 +63,22 @@ def purposes_for(rt: Runtime, plugin: Plugin, event: str) -> list[str]:
 
 
 def deliver_subject_event(rt: Runtime, event: str, subject_id: str, record_id: str | None, occurred_at: datetime,
-                          decision: ContactRequestDecision | None = None) -> None:
-    """Tell every subscribed plugin, under each of its purposes the decision point allows now."""
+                          decision: ContactRequestDecision | None = None, purpose_granted: str | None = None) -> None:
+    """Tell every subscribed plugin, under each of its purposes the decision point allows now
+    (for a consent granted, under that purpose only)."""
     for plugin in rt.plugins.subscribers(event):
-        for purpose in purposes_for(rt, plugin, event):
-            view = release_view(rt, rt.plugins, plugin, subject_id, purpose, rt.clock())
+        declared = plugin.categories - EVENT_WITHHELD.get(event, frozenset())
+        for purpose in purposes_for(rt, plugin, event, only=purpose_granted):
+            if rt.plugins.calls.busy(plugin.name):
+                # Nothing is released to a plugin that cannot take it: its last call still runs.
+                record_incident(rt, plugin.name, event, "busy", "previous call still running")
+                break
+            view = release_view(rt, rt.plugins, plugin, subject_id, purpose, rt.clock(), declared)
             if view is None:
                 continue  # refused, and recorded as such
-            if event == "dossier_contact_request_decided":
-                call_plugin(rt, plugin, event, purpose, view=view, decision=decision)
+            if event == "dossier_contact_request_decided" and decision is not None:
+                # Each plugin gets its own copy: what one does to it reaches no other.
+                call_plugin(rt, plugin, event, purpose, view=view, decision=dataclasses.replace(decision))
             else:
                 record = rt.plugins.record_ref(plugin.name, record_id) if record_id else None
                 call_plugin(rt, plugin, event, purpose, view=view,
@@ -70,28 +88,50 @@ def deliver_subject_event(rt: Runtime, event: str, subject_id: str, record_id: s
 def deliver_employer_search(rt: Runtime, search: EmployerSearch) -> None:
     """Tell every subscribed plugin of an employer's search (it carries nothing about a seeker)."""
     for plugin in rt.plugins.subscribers("dossier_employer_search_performed"):
-        call_plugin(rt, plugin, "dossier_employer_search_performed", None, search=search)
+        own = dataclasses.replace(search, criteria=frozen(dict(search.criteria)))
+        call_plugin(rt, plugin, "dossier_employer_search_performed", None, search=own)
 
 
 def rank_candidates(rt: Runtime, query: CandidateQuery) -> dict[str, list[tuple[str, RankedCandidate]]]:
     """Each ranking plugin's candidates, as (subject id, candidate), for seekers still live.
 
     A plugin answers with its pseudonyms; they are mapped back through its holdings, and any that
-    is not (or no longer) a seeker whose ``profile.matching`` consent is live now is dropped.
+    is not (or no longer) a seeker whose ``profile.matching`` consent is live now is dropped. The
+    answer is read inside the isolated call, at most ``limit`` items; what is not a well-formed
+    candidate (a string pseudonym, a finite score, texts of explanation) is dropped.
     """
     ranked: dict[str, list[tuple[str, RankedCandidate]]] = {}
+    limit = max(query.limit, 0)
     for plugin in rt.plugins.implementing("dossier_candidate_ranking"):
-        result = call_plugin(rt, plugin, "dossier_candidate_ranking", RANKING_PURPOSE, query=query)
+        result = call_plugin(rt, plugin, "dossier_candidate_ranking", RANKING_PURPOSE, collect=limit, query=_own_query(query))
         if not result.ok:
             continue
-        try:
-            candidates = [c for c in (result.value or ()) if isinstance(c, RankedCandidate)][: max(query.limit, 0)]
-        except TypeError:
-            record_incident(rt, plugin.name, "dossier_candidate_ranking", "invalid", "not an iterable of RankedCandidate")
-            continue
+        candidates = [c for c in map(_clean, result.value or ()) if c is not None]
         subjects_of = _live_holders(rt, plugin.name, [c.pseudonym for c in candidates])
         ranked[plugin.name] = [(subjects_of[c.pseudonym], c) for c in candidates if c.pseudonym in subjects_of]
     return ranked
+
+
+def _own_query(query: CandidateQuery) -> CandidateQuery:
+    """A copy for one plugin, read-only all the way down: what it does to it reaches no other."""
+    return dataclasses.replace(
+        query, required_skills=tuple(query.required_skills), preferred_skills=tuple(query.preferred_skills),
+        languages=tuple(query.languages), weights=frozen(dict(query.weights)),
+    )
+
+
+def _clean(candidate: object) -> RankedCandidate | None:
+    """A plain RankedCandidate rebuilt from what a plugin answered, or None if it is not one."""
+    if not isinstance(candidate, RankedCandidate) or not isinstance(candidate.pseudonym, str):
+        return None
+    try:
+        score = float(candidate.score)
+        explanation = tuple(str(e)[:MAX_EXPLANATION] for e in candidate.explanation if isinstance(e, str))[:MAX_EXPLANATIONS]
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(score):
+        return None
+    return RankedCandidate(candidate.pseudonym, score, explanation)
 
 
 def _live_holders(rt: Runtime, plugin: str, pseudonyms: Iterable[str]) -> dict[str, str]:

@@ -113,6 +113,16 @@ def dossier_contact_recorded(view: SubjectView, event: SubjectEvent, context: Pl
 
 
 @hookspec
+def dossier_consent_granted(view: SubjectView, event: SubjectEvent, context: PluginContext) -> None:
+    """The seeker granted (or gave again) a consent purpose the plugin serves: what it may now see
+    of them, from before too (the moment to index a seeker's backlog).
+
+    Consent: called under the granted purpose only, once its consent is live; the view holds the
+    manifest's categories that the purpose covers.
+    """
+
+
+@hookspec
 def dossier_employer_search_performed(search: EmployerSearch, context: PluginContext) -> None:
     """An employer searched published profiles (criteria and the number of candidates found).
 
@@ -150,8 +160,9 @@ def dossier_consent_withdrawn(pseudonym: str, purpose: str, context: PluginConte
 def dossier_subject_erased(pseudonym: str, context: PluginContext) -> Purged:  # type: ignore[empty-body]
     """The seeker was erased: delete everything held about them, then return ``Purged``.
 
-    Consent: no view (the seeker's key is destroyed); called for each plugin that held any of
-    their data, and retried like ``dossier_consent_withdrawn`` until confirmed.
+    Consent: no view (the seeker's key is destroyed) and no purpose, so ``context.store`` cannot be
+    used: the service has already deleted the plugin's store entries about them. Called for each
+    plugin that held any of their data, and retried like ``dossier_consent_withdrawn`` until confirmed.
     """
 
 
@@ -171,7 +182,7 @@ def dossier_candidate_ranking(query: CandidateQuery, context: PluginContext) -> 
 # every specification above is in exactly one).
 REGISTRATION_HOOKS = ("dossier_manifest", "dossier_purposes", "dossier_channel_endpoints", "dossier_taxonomy_sources")
 SUBJECT_EVENT_HOOKS = ("dossier_profile_published", "dossier_profile_changed", "dossier_activity_recorded",
-                       "dossier_contact_recorded", "dossier_contact_request_decided")
+                       "dossier_contact_recorded", "dossier_contact_request_decided", "dossier_consent_granted")
 EVENT_HOOKS = (*SUBJECT_EVENT_HOOKS, "dossier_employer_search_performed")
 LIFECYCLE_HOOKS = ("dossier_consent_withdrawn", "dossier_subject_erased")
 QUERY_HOOKS = ("dossier_candidate_ranking",)

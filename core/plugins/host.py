@@ -7,6 +7,7 @@ adds the purposes they bring to the catalogue, and returns the host the gateway 
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,8 @@ import pluggy
 from sqlalchemy import select
 
 from consent.models import purposes as purposes_table
-from consent.store import catalogue, load_catalogue
+from consent.catalogue import PurposeDefinition
+from consent.store import CatalogueEntry, catalogue, load_catalogue
 from core.background import ElectedWorker
 from core.crypto.interfaces import KeyProviderError
 from core.plugins import hookspecs, pseudonyms, registry
@@ -40,7 +42,8 @@ class PluginHost:
                  pseudonym_key: bytes, timeout: float, purposes: dict[str, PurposeFacts] | None = None) -> None:
         self.manager = manager
         self.plugins = plugins
-        # The catalogue's purposes (legal basis, categories): neither ever changes for a name.
+        # The catalogue's purposes (legal basis, categories): neither ever changes for a name
+        # (start refuses a plugin that would change them).
         self.purposes = purposes or {}
         self.unloaded = tuple(unloaded)
         self._pseudonym_key = pseudonym_key
@@ -69,13 +72,21 @@ class PluginHost:
     def implementing(self, hook: str) -> list[Plugin]:
         return [p for p in self.plugins.values() if hook in p.hooks]
 
-    def call(self, plugin: Plugin, hook: str, **kwargs: Any) -> CallResult:
-        """Call ``plugin``'s implementation of ``hook`` alone, isolated; the value is its answer."""
-        result = self.calls.call(plugin.name, hook, self._caller(hook, plugin.name), **kwargs)
-        if result.ok:
+    def call(self, plugin: Plugin, hook: str, collect: int | None = None, **kwargs: Any) -> CallResult:
+        """Call ``plugin``'s implementation of ``hook`` alone, isolated; the value is its answer.
+
+        ``collect`` turns an iterable answer into a list of at most that many items, inside the
+        isolated call: iterating a plugin's generator runs its code, under the same time limit.
+        """
+        caller = self._caller(hook, plugin.name)
+
+        def answer(**arguments: Any) -> Any:
             # pluggy returns the list of answers of the implementations called: here, one.
-            return CallResult(result.outcome, result.value[0] if result.value else None)
-        return result
+            answers = caller(**arguments)
+            value = answers[0] if answers else None
+            return list(itertools.islice(iter(value), collect)) if collect is not None and value is not None else value
+
+        return self.calls.call(plugin.name, hook, answer, **kwargs)
 
     def pseudonym(self, plugin: str, subject_id: str) -> str:
         return pseudonyms.subject_pseudonym(self._key(plugin), subject_id)
@@ -93,6 +104,21 @@ class PluginHost:
         return self.manager.subset_hook_caller(hook, remove_plugins=others)
 
 
+def _check_unchanged(plugin: Plugin, purpose: PurposeDefinition, stored: CatalogueEntry | None, source: str | None) -> None:
+    """A purpose's meaning never changes under its name: seekers consented to what it said.
+
+    NOTE: a new version of a plugin may bring new notice versions, but not another legal basis or
+    other categories for a purpose already in the catalogue; that is a new purpose, to consent to anew.
+    """
+    if stored is None:
+        return
+    if source != plugin.name:
+        raise PluginRefused(f"plugin {plugin.name}: purpose {purpose.name} already comes from {source}")
+    if stored.legal_basis != purpose.legal_basis.value or frozenset(stored.categories) != frozenset(purpose.categories):
+        raise PluginRefused(f"plugin {plugin.name}: purpose {purpose.name} is in the catalogue with another legal basis or "
+                            "other categories; a changed purpose needs a new name")
+
+
 def start(rt: Runtime, given: Sequence[Any] = ()) -> PluginHost:
     """Load and check the plugins, and add the purposes they bring to the catalogue."""
     loaded = registry.load(rt.settings, given)
@@ -103,19 +129,17 @@ def start(rt: Runtime, given: Sequence[Any] = ()) -> PluginHost:
     except KeyProviderError as exc:
         raise PluginRefused(str(exc)) from None
     with rt.transaction() as conn:
-        entries = catalogue(conn)
-        known = {entry.name: frozenset(entry.categories) for entry in entries}
+        entries = {entry.name: entry for entry in catalogue(conn)}
+        known = {name: frozenset(entry.categories) for name, entry in entries.items()}
         sources = dict(conn.execute(select(purposes_table.c.name, purposes_table.c.source)).all())
         plugins = {name: registry.check(loaded.manager, manifest, source, known)
                    for name, (manifest, source) in loaded.manifests.items()}
         for plugin in plugins.values():
             for purpose in plugin.purposes_brought:
-                if sources.get(purpose.name, plugin.name) != plugin.name:
-                    raise PluginRefused(f"plugin {plugin.name}: purpose {purpose.name} already comes from {sources[purpose.name]}")
+                _check_unchanged(plugin, purpose, entries.get(purpose.name), sources.get(purpose.name))
             if plugin.purposes_brought:
                 load_catalogue(conn, plugin.purposes_brought, source=plugin.name)
-    purposes = {e.name: PurposeFacts(e.legal_basis, frozenset(e.categories)) for e in entries}
-    purposes.update({d.name: PurposeFacts(d.legal_basis.value, frozenset(d.categories))
-                     for p in plugins.values() for d in p.purposes_brought})
+        # What decisions rest on comes from the catalogue as stored, never from a declaration.
+        purposes = {e.name: PurposeFacts(e.legal_basis, frozenset(e.categories)) for e in catalogue(conn)}
     return PluginHost(loaded.manager, plugins, loaded.unloaded, key, rt.settings.PLUGIN_TIMEOUT, purposes)
 

@@ -17,6 +17,7 @@ from core.models import UUID_LENGTH, Base, utcnow
 
 NAME_LENGTH = 63
 PURPOSE_LENGTH = 64
+ERROR_LENGTH = 200
 
 
 class PluginHolding(Base):
@@ -99,7 +100,7 @@ class PluginPurge(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The kind of the last failure (an exception class, "timeout", "not_confirmed"), never a message.
-    last_error: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
     confirmed_at: Mapped[datetime | None] = mapped_column()
     items: Mapped[int | None] = mapped_column(Integer)
 
@@ -117,7 +118,7 @@ class PluginIncident(Base):
     plugin: Mapped[str] = mapped_column(String(NAME_LENGTH))
     hook: Mapped[str] = mapped_column(String(NAME_LENGTH))
     kind: Mapped[str] = mapped_column(String(20))
-    error: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_plugin_incidents_plugin", "plugin", "at"),)

@@ -3,7 +3,9 @@
 An event exists exactly when its change does (it rolls back with it), and it is delivered even if
 the process stops right after the commit: the background worker (or the request itself, when
 ``PLUGIN_DISPATCH_INTERVAL`` is 0) leases pending events, delivers them and deletes them. An event
-may be delivered twice after a crash, never lost; hooks are written to be idempotent.
+may be delivered twice after a crash, never lost before its delivery is tried; hooks are written to
+be idempotent. A plugin whose call fails is not called again for that event: the failure is an
+incident, and the plugin recomputes from the view at its next event.
 
 NOTE: an event row holds references (the subject, the record), and for an employer's search its
 criteria; never a value of a dossier: what a plugin receives is released when it is delivered.
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 BATCH = 50
 EMPLOYER_SEARCH = "dossier_employer_search_performed"
 CONTACT_REQUEST_DECIDED = "dossier_contact_request_decided"
+CONSENT_GRANTED = "dossier_consent_granted"
 
 
 def emit(rt: Runtime, conn: Connection, event: str, subject_id: str | None = None, record_id: str | None = None,
@@ -83,6 +86,8 @@ def _deliver(rt: Runtime, row: Any) -> None:
     elif row.event == CONTACT_REQUEST_DECIDED:
         decision = ContactRequestDecision(payload["request_id"], payload["employer_id"], payload["decision"], occurred_at)
         gateway.deliver_subject_event(rt, row.event, row.subject_id, None, occurred_at, decision)
+    elif row.event == CONSENT_GRANTED:
+        gateway.deliver_subject_event(rt, row.event, row.subject_id, None, occurred_at, purpose_granted=payload["purpose"])
     else:
         gateway.deliver_subject_event(rt, row.event, row.subject_id, row.record_id, occurred_at)
 

@@ -25,7 +25,7 @@ from audit import log as audit_log
 from audit.entries import Entry, request_id_var
 from consent.store import live_consent_clause
 from core.plugins.calls import CallResult
-from core.plugins.context import call_plugin
+from core.plugins.context import bounded, call_plugin
 from core.plugins.models import plugin_holdings, plugin_purges, plugin_subject_data
 from core.plugins.release import PLUGIN_ROLE, client_id
 from core.runtime import after_commit
@@ -142,7 +142,7 @@ def _attempt(rt: Runtime, row: Any) -> bool:
         else:
             delay = min(timedelta(seconds=rt.settings.PLUGIN_PURGE_RETRY_SECONDS * 2 ** row.attempts), MAX_DELAY)
             conn.execute(update(plugin_purges).where(plugin_purges.c.id == row.id).values(
-                attempts=row.attempts + 1, next_attempt_at=now + delay, last_error=error))
+                attempts=row.attempts + 1, next_attempt_at=now + delay, last_error=bounded(error)))
             log.warning("plugin purge not confirmed", extra={"plugin": row.plugin, "purge_id": row.id, "cause": row.cause,
                                                              "attempts": row.attempts + 1, "error": error})
     return outcome

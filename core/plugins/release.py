@@ -43,8 +43,11 @@ def client_id(plugin: str) -> str:
     return f"plugin:{plugin}"
 
 
-def release_view(rt: Runtime, host: PluginHost, plugin: Plugin, subject_id: str, purpose: str, now: datetime) -> SubjectView | None:
+def release_view(rt: Runtime, host: PluginHost, plugin: Plugin, subject_id: str, purpose: str, now: datetime,
+                 declared: frozenset[str] | None = None) -> SubjectView | None:
     """The view ``plugin`` may have of ``subject_id`` under ``purpose`` now, or None when refused.
+
+    ``declared`` narrows the manifest's categories for this release (what an event never carries).
 
     NOTE: invariants 2 and 3: the decision is recorded in the transaction that loads the data,
     allowed or denied, and a consent purpose releases nothing unless its consent is live now.
@@ -59,7 +62,7 @@ def release_view(rt: Runtime, host: PluginHost, plugin: Plugin, subject_id: str,
             subject_id, purpose, known.legal_basis if known else None, known.categories if known else frozenset(),
             bool(consent_live), erased_at is not None or wrapped_dek is None,
         )
-        decision = decide_release(plugin.categories, facts)
+        decision = decide_release(plugin.categories if declared is None else declared & plugin.categories, facts)
         audit_log.append(conn, release_entry(plugin.name, decision, now))
         if not decision:
             return None

@@ -59,7 +59,22 @@ def _live(purpose: str, legal_basis: str, now: datetime) -> ColumnElement[bool]:
     return and_(alive, true())
 
 
-class PluginSubjectStore:
+class _Closable:
+    """A store of one call: once the call is over it answers Revoked and holds nothing of the service."""
+
+    _rt: Runtime
+    _state: CallState
+
+    def close(self) -> None:
+        self._state.open = False
+        self._rt = None  # type: ignore[assignment]
+
+    def _open(self) -> None:
+        if not self._state.open:
+            raise Revoked("this context was for a call that has ended")
+
+
+class PluginSubjectStore(_Closable):
     """plugins.api.SubjectStore for one call of one plugin under one purpose."""
 
     def __init__(self, rt: Runtime, plugin: Plugin, purpose: str | None, legal_basis: str, state: CallState) -> None:
@@ -120,8 +135,7 @@ class PluginSubjectStore:
     # -- internals ----------------------------------------------------------------------------
 
     def _check(self, name: str | None) -> str:
-        if not self._state.open:
-            raise Revoked("this context was for a call that has ended")
+        self._open()
         if self._purpose is None:
             raise ValueError("this call is made under no purpose: it may keep nothing about a seeker")
         if name is not None:
@@ -158,7 +172,7 @@ class PluginSubjectStore:
         return row.id, WrappedKey(row.kek_version, row.wrapped_dek)
 
 
-class PluginSharedStore:
+class PluginSharedStore(_Closable):
     """plugins.api.SharedStore of one plugin, for data that is about no seeker."""
 
     def __init__(self, rt: Runtime, plugin: Plugin, state: CallState) -> None:
@@ -197,8 +211,7 @@ class PluginSharedStore:
             yield key, json.loads(value)
 
     def _check(self, name: str) -> None:
-        if not self._state.open:
-            raise Revoked("this context was for a call that has ended")
+        self._open()
         _declared(self._plugin, name, per_subject=False)
 
     def _entry(self, name: str, key: str) -> ColumnElement[bool]:

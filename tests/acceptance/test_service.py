@@ -71,6 +71,8 @@ def test_a_request_id_that_could_carry_data_is_replaced(client) -> None:
     ({"DOSSIER_LOG_LEVEL": "LOUD"}, "DOSSIER_LOG_LEVEL"),
     ({"DOSSIER_TOKEN_TTLL": "60"}, "unknown setting"),
     ({"DOSSIER_DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"DOSSIER_PLUGINS_ENABLED": '{"a": 1}'}, "expected a list of names"),
+    ({"DOSSIER_PLUGIN_TIMEOUT": "0"}, "at least 0.01"),
 ])
 def test_a_bad_setting_is_one_clear_line(env: dict, message: str) -> None:
     with pytest.raises(ConfigError) as error:
@@ -82,6 +84,16 @@ def test_settings_come_in_order(tmp_path: Path) -> None:
     (tmp_path / "dossier.toml").write_text("token_ttl = 120\nlog_level = 'DEBUG'\n")
     settings = load_settings({"LOG_FORMAT": "text"}, environ={"DOSSIER_INSTANCE_PATH": str(tmp_path), "DOSSIER_TOKEN_TTL": "600"})
     assert (settings.TOKEN_TTL, settings.LOG_LEVEL, settings.LOG_FORMAT) == (600, "DEBUG", "text")
+
+
+@pytest.mark.parametrize("value", ["activity_digest, alerts", '["activity_digest", "alerts"]'])
+def test_a_list_of_plugins_is_read_from_the_environment(value: str) -> None:
+    assert load_settings(environ={"DOSSIER_PLUGINS_ENABLED": value}).PLUGINS_ENABLED == ("activity_digest", "alerts")
+
+
+def test_a_list_of_plugins_is_read_from_the_instance_file(tmp_path: Path) -> None:
+    (tmp_path / "dossier.toml").write_text('plugins_blocked = ["noisy"]\n')
+    assert load_settings(environ={"DOSSIER_INSTANCE_PATH": str(tmp_path)}).PLUGINS_BLOCKED == ("noisy",)
 
 
 def test_an_uninitialised_instance_refuses_to_start(tmp_path: Path) -> None:

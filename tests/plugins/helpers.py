@@ -58,6 +58,10 @@ def trigger(event: str, client: FlaskClient, rt: Runtime, seeker: Person, adviso
             outbox.emit(rt, conn, event, seeker.subject_id,
                         payload=outbox.contact_request_payload("00000000-0000-4000-8000-000000000001",
                                                                "00000000-0000-4000-8000-000000000002", "accepted"))
+    elif event == "dossier_consent_granted":
+        # What granting the test purpose emits (test_events also grants it through the API).
+        with rt.transaction() as conn:
+            outbox.emit(rt, conn, event, seeker.subject_id, payload={"purpose": "recorder.insight"})
     else:
         raise AssertionError(f"no trigger for {event}")
 

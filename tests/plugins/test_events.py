@@ -21,7 +21,7 @@ PURGE = "plugin:data:purge"
 
 
 EVENTS = ["dossier_profile_published", "dossier_profile_changed", "dossier_activity_recorded", "dossier_contact_recorded",
-          "dossier_contact_request_decided"]
+          "dossier_contact_request_decided", "dossier_consent_granted"]
 
 
 def test_these_are_all_the_events_about_a_seeker() -> None:
@@ -105,6 +105,39 @@ def test_an_event_record_is_the_ref_of_its_record_in_the_view(event, recorder, c
     records = call.data["activity.applications"] if event == "dossier_activity_recorded" else call.data["contact.history"]
     assert call.arguments["event"].record == records[-1]["ref"]
     assert call.arguments["event"].name == event.removeprefix("dossier_")
+
+
+@pytest.mark.parametrize("event", ["dossier_consent_granted"])
+def test_granting_a_purpose_tells_its_plugins_under_that_purpose_only(event, recorder, client, rt, seeker, advisor) -> None:
+    fill_dossier(client, seeker, advisor)
+    assert client.post(f"/api/v1/seekers/{seeker.subject_id}/publication", headers=seeker.auth).status_code == 201
+    assert calls_of(recorder, event) == []  # publication grants purposes the plugin does not serve
+    grant(client, seeker, INSIGHT)
+    (call,) = calls_of(recorder, event)
+    assert (call.purpose, call.categories) == (INSIGHT, frozenset(INSIGHT_CATEGORIES))
+    assert len(call.data["activity.applications"]) == 1  # the backlog, recorded before the consent
+
+
+class TestContactRequestDecided:
+    """The name and contact details a seeker gives an employer never reach a plugin through this event."""
+
+    @pytest.fixture
+    def recorder(self) -> Any:
+        return make_plugin("caseworker", purposes=("dossier.public_task",), categories=("identity", "contact.history"),
+                           events=("dossier_contact_request_decided",))
+
+    def test_the_view_withholds_what_went_to_the_employer(self, recorder, client, rt, seeker, advisor) -> None:
+        identity = {"name": "Ana Silva", "email": "ana@example.org", "phone": "+32 470 00 00 00", "national_id": None,
+                    "birth_date": "1990-01-02", "address": None}
+        assert client.put(f"/api/v1/seekers/{seeker.subject_id}/identity", json=identity, headers=seeker.auth).status_code == 200
+        trigger("dossier_contact_request_decided", client, rt, seeker, advisor)
+        (call,) = recorder.calls
+        assert "identity.name" not in call.categories and "identity.contact" not in call.categories
+        assert call.data["identity.birth_date"] == "1990-01-02"
+        assert "Ana" not in repr(call.data) and "ana@example.org" not in repr(call.data)
+        assert call.arguments["decision"].decision == "accepted"
+        released = audit_entries(rt, action=RELEASE, client="plugin:caseworker")[-1]
+        assert "identity.name" not in released["categories"] and "identity.birth_date" in released["categories"]
 
 
 class TestEmployerSearch:

@@ -149,6 +149,13 @@ def test_a_plugin_cannot_redefine_a_purpose_of_the_core(start_app) -> None:
         start_app(make_plugin("profile", purposes=("profile.matching",), categories=("profile.skills",), brings=[takeover]))
 
 
+def test_a_new_version_cannot_change_what_a_purpose_means(start_app) -> None:
+    start_app(make_plugin())  # brings recorder.insight: consent, some categories
+    loosened = PurposeDeclaration("recorder.insight", "public_task", ("profile.skills",), ("test plugin",), 30, insight_purpose().notices)
+    with pytest.raises(PluginRefused, match="another legal basis or other categories; a changed purpose needs a new name"):
+        start_app(make_plugin(categories=("profile.skills",), brings=[loosened]))
+
+
 def test_a_blocked_plugin_does_not_run(start_app) -> None:
     app = start_app(make_plugin(), PLUGINS_BLOCKED=("recorder",))
     assert not runtime(app).plugins
