@@ -153,7 +153,10 @@ def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
     if kind is tuple:
         # A list of names: a TOML array, a JSON array, or a comma-separated string.
         if isinstance(value, str):
-            value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
+            try:
+                value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
+            except json.JSONDecodeError:
+                raise ConfigError(f"{origin}: expected a list of names, got {value!r}") from None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and _NAME.match(v) for v in value):
             raise ConfigError(f"{origin}: expected a list of names (a-z, 0-9, _), got {value!r}")
         return tuple(value)

@@ -243,8 +243,8 @@ def taxonomy_import(path: Path | None, source: str | None) -> None:
             sources = available(runtime())
             if source not in sources:
                 raise click.ClickException(f"no plugin provides a taxonomy named {source!r} (see `dossier taxonomy sources`)")
-            with runtime().transaction() as conn:
-                report = import_source(conn, sources[source][1])
+            plugin, found = sources[source]
+            report = import_source(runtime(), plugin, found)
         else:
             with runtime().transaction() as conn:
                 report = import_esco(conn, path or Path("."))
@@ -265,10 +265,6 @@ def taxonomy_sources() -> None:
 
     for name, (plugin, source) in sorted(available(runtime()).items()):
         _print({"name": name, "plugin": plugin, "description": source.description})
-
-
-def main() -> None:
-    cli(prog_name="dossier")
 
 
 @cli.group("plugins")
@@ -379,3 +375,7 @@ def audit_sequence() -> None:
     from audit.service import sequence
 
     click.echo(f"integrated {sequence(runtime())} entries")
+
+
+def main() -> None:
+    cli(prog_name="dossier")

@@ -90,8 +90,34 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision``."""
-    with engine.begin() as connection:
+    with engine.connect() as connection, foreign_keys_deferred(connection):
         command.upgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """A migration's transaction on ``connection``, with SQLite's foreign keys checked at its end.
+
+    NOTE: SQLite changes a table's constraints by rebuilding it (Alembic's batch mode), which drops
+    the old table while other tables still refer to it; with foreign keys on, that fails on any
+    populated database. They are switched off for the migration (outside a transaction, where the
+    pragma takes effect), every reference is checked before the commit, and they are switched on
+    again. PostgreSQL alters tables in place: nothing to do.
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    driver = connection.connection.dbapi_connection
+    if sqlite:
+        driver.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+    try:
+        with connection.begin():
+            yield
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} broken references; rolled back")
+    finally:
+        if sqlite:
+            driver.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def schema_is_current(connection: Connection) -> bool:

@@ -27,6 +27,8 @@ class Action(StrEnum):
     PROFILE_WRITE = "dossier:profile:write"
     PROFILE_VALIDATE = "dossier:profile:validate"
     CONTACT_RECORD = "dossier:contacts:record"
+    # A contact that arrived through a channel integration's endpoint (core.plugins.channels).
+    CHANNEL_CONTACT_RECORD = "dossier:contacts:record_from_channel"
     ACTIVITY_RECORD = "dossier:activities:record"
     ACTIVITIES_READ = "dossier:activities:read"
     SUBJECT_LOOKUP = "dossier:subject:lookup"
@@ -141,8 +143,9 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.PROFILE_VALIDATE, ADVISOR, PROFILE, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONTACT_RECORD, ADVISOR, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     # A channel integration records the contacts that arrive through it (the dossier centralises
-    # every contact, whatever the channel); it reads nothing.
-    Rule(Action.CONTACT_RECORD, Relation.CHANNEL_CLIENT, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
+    # every contact, whatever the channel), only through its endpoint, which finds the seeker by
+    # what the message names; it reads nothing and addresses no seeker by id.
+    Rule(Action.CHANNEL_CONTACT_RECORD, Relation.CHANNEL_CLIENT, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.SUBJECT_LOOKUP, ADVISOR, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENTS_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENT_RECORD_IN_PERSON, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
@@ -185,20 +188,11 @@ def decide(actor: Actor, action: Action, facts: Facts, requested: Iterable[str] 
                     outcome.visible, outcome.withheld)
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    allowed: bool
-    purposes: tuple[str, ...]
-    categories: frozenset[str]
-    reason: str
-    visible: bool
-    withheld: tuple[Withheld, ...]
-
-
 # The rules see only the action, the relation, the live consents and the categories asked for;
-# these combinations are few, so each is evaluated once (every request takes a decision).
+# these combinations are few, so each is evaluated once (every request takes a decision) into a
+# decision about no subject in particular, which ``decide`` names.
 @functools.lru_cache(maxsize=1024)
-def _evaluate(action: Action, relation: Relation, live_consents: frozenset[str], wanted: frozenset[str]) -> _Outcome:
+def _evaluate(action: Action, relation: Relation, live_consents: frozenset[str], wanted: frozenset[str]) -> Decision:
     allowed: set[str] = set()
     purposes: list[str] = []
     waiting_on_consent: dict[str, str] = {}
@@ -221,14 +215,18 @@ def _evaluate(action: Action, relation: Relation, live_consents: frozenset[str],
     )
     if not purposes:
         reason = "consent_required" if waiting_on_consent else ("no_rule" if visible else "no_relation")
-        return _Outcome(False, (), frozenset(), reason, visible, withheld)
-    return _Outcome(True, tuple(purposes), frozenset(allowed), f"{relation.value}:{'+'.join(purposes)}", visible, withheld)
+        return Decision(False, action, "", (), frozenset(), reason, visible, withheld)
+    reason = f"{relation.value}:{'+'.join(purposes)}"
+    return Decision(True, action, "", tuple(purposes), frozenset(allowed), reason, visible, withheld)
 
 
 # -- releases to plugins ------------------------------------------------------------------------
 
-# The seeker's own rights are theirs alone: no plugin acts under them.
-RESERVED_PURPOSES: frozenset[str] = frozenset({Purpose.SUBJECT_RIGHTS})
+# The seeker's own rights are theirs alone, and what they give one employer is for that employer:
+# no plugin acts under either.
+RESERVED_PURPOSES: frozenset[str] = frozenset({Purpose.SUBJECT_RIGHTS, Purpose.EMPLOYER_CONTACT})
+# The legal bases a release may rest on; anything else (an unknown basis) releases nothing.
+RELEASE_BASES: frozenset[str] = frozenset({"consent", "public_task", "legal_obligation"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +256,7 @@ def decide_release(declared: frozenset[str], facts: ReleaseFacts) -> Decision:
     def deny(reason: str, withheld: tuple[Withheld, ...]) -> Decision:
         return Decision(False, action, subject, (purpose,), frozenset(), reason, True, withheld)
 
-    if facts.legal_basis is None:
+    if facts.legal_basis is None or facts.legal_basis not in RELEASE_BASES:
         return deny("unknown_purpose", outside)
     if purpose in RESERVED_PURPOSES:
         return deny("purpose_reserved", outside)

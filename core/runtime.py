@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from config.logging import exception_summary
 from config.settings import ConfigError, Settings
 from core.access import AccessRefused
 from core.errors import Gone
@@ -24,6 +26,7 @@ from core.identity.tokens import TokenService
 from core.models import utcnow
 from core.plugins.host import PluginHost
 
+log = logging.getLogger("dossier")
 KEYRING_FILE = "keyring.json"
 _AFTER_COMMIT = "dossier_after_commit"
 SIGNING_KEYS_FILE = "signing-keys.json"
@@ -54,7 +57,8 @@ class Runtime:
         (invariant 2); the refusal is raised before anything is written.
 
         What ``after_commit`` registers runs once the transaction has committed and its locks are
-        released (delivering events to plugins, asking them to purge); never after a rollback.
+        released (delivering events to plugins, asking them to purge): not after a rollback, nor
+        after a refused access's commit (which wrote its audit entry and nothing else).
         """
         callbacks: list[Callable[[], object]] = []
         # The connection is checked out before the writer lock is taken and returned after it is
@@ -74,7 +78,13 @@ class Runtime:
                 conn.info.pop(_AFTER_COMMIT, None)
             conn.commit()
         for callback in callbacks:
-            callback()
+            # NOTE: the action has committed: what follows it (delivering events, asking plugins to
+            # purge) must not turn it into an error, nor stop the next callback; the background
+            # worker takes up whatever is left pending.
+            try:
+                callback()
+            except Exception as exc:  # noqa: BLE001
+                log.error("after-commit work failed", extra={"error": exception_summary(exc)})
 
     def __post_init__(self) -> None:
         self._writer_lock = writer_lock(self.engine)
@@ -82,11 +92,14 @@ class Runtime:
 
 
 def after_commit(conn: Connection, callback: Callable[[], object]) -> None:
-    """Run ``callback`` after the commit of the ``Runtime.transaction`` that ``conn`` belongs to."""
+    """Run ``callback`` after the commit of the ``Runtime.transaction`` that ``conn`` belongs to,
+    once however often it is registered."""
     try:
-        conn.info[_AFTER_COMMIT].append(callback)
+        callbacks = conn.info[_AFTER_COMMIT]
     except KeyError:
         raise RuntimeError("after_commit needs a connection of Runtime.transaction") from None
+    if callback not in callbacks:
+        callbacks.append(callback)
 
 
 def build_runtime(settings: Settings) -> Runtime:

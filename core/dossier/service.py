@@ -160,16 +160,18 @@ def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: st
     return {"field": field, **current["provenance"]}
 
 
-def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any]) -> dict[str, Any]:
+def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any],
+                   action: Action = Action.CONTACT_RECORD) -> dict[str, Any]:
+    """Record a contact; ``action`` is CHANNEL_CONTACT_RECORD when it arrived through a channel's endpoint."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.CONTACT_RECORD, subject_id, CONTACTS, now=rt.clock())
+        access = authorize(conn, actor, action, subject_id, CONTACTS, now=rt.clock())
         now = rt.clock()
         record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
         values = {f: contact[f] for f in CONTACT_FIELDS}
         values["occurred_at"] = contact["occurred_at"].isoformat()
         category = {f: "contact.history" for f in CONTACT_FIELDS}
         store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, category, now)
-        outbox.emit(rt, conn, "dossier_contact_recorded", subject_id, record_id)
+        outbox.emit(rt, conn, "dossier_contact_recorded", subject_id, record_id, payload={"category": "contact.history"})
     return {"id": record_id, **values, "recorded_by": actor.account_id, "recorded_at": now.isoformat()}
 
 
@@ -182,7 +184,7 @@ def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[s
         values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
         categories = dict.fromkeys(values, category.value)
         store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
-        outbox.emit(rt, conn, "dossier_activity_recorded", subject_id, record_id)
+        outbox.emit(rt, conn, "dossier_activity_recorded", subject_id, record_id, payload={"category": category.value})
     return {"id": record_id, **values, "recorded_at": now.isoformat()}
 
 

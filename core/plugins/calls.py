@@ -3,7 +3,7 @@
 Each call runs on a daemon thread of its own and is waited for up to ``PLUGIN_TIMEOUT``. An
 exception becomes an outcome, not a failure of the caller; a call that overruns is left behind
 (Python cannot stop a thread), and until it returns that plugin gets no new call ("busy"), so a
-plugin that hangs holds at most one thread. Outcomes name the error's class, never its message
+plugin that hangs holds one thread per caller that was waiting on it when it hung. Outcomes name the error's class, never its message
 (a message may quote personal data).
 """
 
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from audit.entries import request_id_var
 
 log = logging.getLogger("dossier.plugins")
 
@@ -36,6 +39,15 @@ class CallResult:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.OK
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+
+
+def error_kind(error: BaseException) -> str:
+    """What is kept of a plugin's exception: its class's name if it is a plain identifier, never its message."""
+    name = type(error).__name__
+    return name if _IDENTIFIER.match(name) else "plugin_exception"
 
 
 class IsolatedCalls:
@@ -66,8 +78,10 @@ class IsolatedCalls:
             except BaseException as exc:  # noqa: BLE001 - whatever a plugin raises stays here
                 box["error"] = exc
 
-        # The call sees the caller's context variables (the request id that audit entries carry).
-        context = contextvars.copy_context()
+        # NOTE: a fresh context carrying the request id alone (audit entries name it): a copy of the
+        # caller's would hand the plugin Flask's app and request contexts, which are context variables.
+        context = contextvars.Context()
+        context.run(request_id_var.set, request_id_var.get())
         thread = threading.Thread(target=context.run, args=(run,), name=f"plugin:{plugin}:{hook}", daemon=True)
         thread.start()
         thread.join(self.timeout)
@@ -76,7 +90,7 @@ class IsolatedCalls:
                 self._overrunning[plugin] = thread
             return self._failed(plugin, hook, CallResult(Outcome.TIMEOUT, error="timeout"))
         if "error" in box:
-            return self._failed(plugin, hook, CallResult(Outcome.ERROR, error=type(box["error"]).__name__))
+            return self._failed(plugin, hook, CallResult(Outcome.ERROR, error=error_kind(box["error"])))
         return CallResult(Outcome.OK, box.get("value"))
 
     @staticmethod

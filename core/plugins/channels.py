@@ -10,7 +10,9 @@ names the seeker by an exact identifier, and the core looks it up, decides, reco
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from flask import Response
@@ -27,6 +29,7 @@ from core.identity.roles import Actor, Role
 from core.plugins.calls import Outcome
 from core.plugins.context import CallContext, record_incident
 from core.plugins.registry import CHANNEL_PURPOSE, Plugin, PluginRefused
+from core.policy import Action
 from plugins.api import ChannelEndpoint, ChannelReply, InboundMessage, Revoked, frozen
 
 if TYPE_CHECKING:
@@ -86,7 +89,7 @@ class ChannelCallContext(CallContext):
         if len(matches) != 1:
             return None  # nobody, or no one seeker: the channel learns nothing more
         try:
-            record = dossier_service.record_contact(rt, self._client, matches[0], contact)
+            record = dossier_service.record_contact(rt, self._client, matches[0], contact, Action.CHANNEL_CONTACT_RECORD)
         except (AccessRefused, Gone):
             return None  # refused (and recorded as such), or erased
         return rt.plugins.record_ref(self._plugin_record.name, str(record["id"]))
@@ -105,6 +108,17 @@ def channel_api(rt: Runtime) -> ApiBlueprint:
                 api.operation(f"/{plugin.name}/{endpoint.path}", method, summary=endpoint.summary, tags=("channels",),
                               body=MessageSchema, errors=(403, 502, 504))(_view(rt, plugin, endpoint, method))
     return api
+
+
+def _plain(value: Any) -> Any:
+    """JSON data made only of the built-in types, or TypeError."""
+    if type(value) in (str, int, float, bool) or value is None:
+        return value
+    if type(value) in (list, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping) and type(value) in (dict, MappingProxyType):
+        return {k: _plain(v) for k, v in value.items() if type(k) is str}
+    raise TypeError("not JSON")
 
 
 def _check(plugin: Plugin, endpoint: Any) -> None:
@@ -135,10 +149,11 @@ def _view(rt: Runtime, plugin: Plugin, endpoint: ChannelEndpoint, method: str) -
             raise PluginTimedOut() if result.outcome in (Outcome.TIMEOUT, Outcome.BUSY) else PluginFailed()
         reply = result.value
         try:
-            if not isinstance(reply, ChannelReply) or not 200 <= int(reply.status) < 500:
+            # Exact types: a subclass or an odd status would run the plugin's code here.
+            if type(reply) is not ChannelReply or type(reply.status) is not int or not 200 <= reply.status < 500:
                 raise ValueError("not a ChannelReply with a 2xx-4xx status")
-            return json_response(dict(reply.body), int(reply.status))
-        except (TypeError, ValueError):
+            return json_response(_plain(reply.body), reply.status)
+        except (TypeError, ValueError, RecursionError):
             record_incident(rt, plugin.name, hook, "invalid", "not a ChannelReply of JSON with a 2xx-4xx status")
             raise PluginFailed() from None
 

@@ -32,26 +32,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("dossier.plugins")
 MAX_EXPLANATIONS, MAX_EXPLANATION = 10, 200
 
-# What each event is about: a plugin is called under a purpose only if that purpose would release
-# some of these categories to it (an activity recorded says nothing to a profile-only purpose).
+# What each event is about: a plugin is called under a purpose only if that purpose releases some
+# of these categories to it, and its view holds those alone (an activity recorded says nothing to a
+# profile-only purpose, and brings no identity with it).
 EVENT_CATEGORIES: dict[str, frozenset[str]] = {
     "dossier_profile_published": PROFILE | ACTIVITY,
     "dossier_profile_changed": PROFILE,
     "dossier_activity_recorded": ACTIVITY,
     "dossier_contact_recorded": CONTACTS,
-    "dossier_contact_request_decided": ALL_CATEGORIES,
+    # The profile the employer saw; never the name and contact details the seeker gave that
+    # employer by accepting (employer.contact is for that employer alone).
+    "dossier_contact_request_decided": PROFILE,
     "dossier_consent_granted": ALL_CATEGORIES,
 }
-# What an event's view never holds, whatever the purpose: the name and contact details a seeker
-# gives an employer by accepting a contact request are for that employer alone (employer.contact).
-EVENT_WITHHELD: dict[str, frozenset[str]] = {
-    "dossier_contact_request_decided": frozenset({"identity.name", "identity.contact"}),
-}
 
 
-def purposes_for(rt: Runtime, plugin: Plugin, event: str, only: str | None = None) -> list[str]:
-    """The purposes of ``plugin`` (or just ``only``) under which ``event`` could release something to it."""
-    about = EVENT_CATEGORIES[event] - EVENT_WITHHELD.get(event, frozenset())
+def purposes_for(rt: Runtime, plugin: Plugin, event: str, only: str | None = None,
+                 record_category: str | None = None) -> list[str]:
+    """The purposes of ``plugin`` (or just ``only``) under which ``event`` releases something to it;
+    for an event about one record, only those that release that record's category."""
+    about = EVENT_CATEGORIES[event] if record_category is None else frozenset({record_category})
     found = []
     for purpose in plugin.manifest.purposes:
         if only is not None and purpose != only:
@@ -62,13 +62,14 @@ def purposes_for(rt: Runtime, plugin: Plugin, event: str, only: str | None = Non
     return found
 
 
-def deliver_subject_event(rt: Runtime, event: str, subject_id: str, record_id: str | None, occurred_at: datetime,
-                          decision: ContactRequestDecision | None = None, purpose_granted: str | None = None) -> None:
+def deliver_subject_event(rt: Runtime, event: str, subject_id: str, record_id: str | None, occurred_at: datetime, *,
+                          record_category: str | None = None, decision: ContactRequestDecision | None = None,
+                          purpose_granted: str | None = None) -> None:
     """Tell every subscribed plugin, under each of its purposes the decision point allows now
     (for a consent granted, under that purpose only)."""
     for plugin in rt.plugins.subscribers(event):
-        declared = plugin.categories - EVENT_WITHHELD.get(event, frozenset())
-        for purpose in purposes_for(rt, plugin, event, only=purpose_granted):
+        declared = plugin.categories & EVENT_CATEGORIES[event]
+        for purpose in purposes_for(rt, plugin, event, only=purpose_granted, record_category=record_category):
             if rt.plugins.calls.busy(plugin.name):
                 # Nothing is released to a plugin that cannot take it: its last call still runs.
                 record_incident(rt, plugin.name, event, "busy", "previous call still running")
@@ -122,16 +123,16 @@ def _own_query(query: CandidateQuery) -> CandidateQuery:
 
 def _clean(candidate: object) -> RankedCandidate | None:
     """A plain RankedCandidate rebuilt from what a plugin answered, or None if it is not one."""
-    if not isinstance(candidate, RankedCandidate) or not isinstance(candidate.pseudonym, str):
+    # Exact types only: a subclass, or a score that is an object of its own, would run the
+    # plugin's code here, outside its isolated call.
+    if type(candidate) is not RankedCandidate or type(candidate.pseudonym) is not str:
         return None
-    try:
-        score = float(candidate.score)
-        explanation = tuple(str(e)[:MAX_EXPLANATION] for e in candidate.explanation if isinstance(e, str))[:MAX_EXPLANATIONS]
-    except (TypeError, ValueError):
+    if type(candidate.score) not in (int, float) or not math.isfinite(candidate.score):
         return None
-    if not math.isfinite(score):
+    if type(candidate.explanation) not in (tuple, list):
         return None
-    return RankedCandidate(candidate.pseudonym, score, explanation)
+    explanation = tuple(e[:MAX_EXPLANATION] for e in candidate.explanation if type(e) is str)[:MAX_EXPLANATIONS]
+    return RankedCandidate(candidate.pseudonym, float(candidate.score), explanation)
 
 
 def _live_holders(rt: Runtime, plugin: str, pseudonyms: Iterable[str]) -> dict[str, str]:

@@ -50,6 +50,7 @@ class PluginHost:
         self.calls = IsolatedCalls(timeout)
         # The server's background worker, when one runs in this process (core.plugins.worker).
         self.worker: ElectedWorker | None = None
+        self._runtime: Runtime | None = None
 
     @classmethod
     def empty(cls) -> PluginHost:
@@ -64,6 +65,17 @@ class PluginHost:
     def legal_basis(self, purpose: str) -> str:
         facts = self.purposes.get(purpose)
         return facts.legal_basis if facts else ""
+
+    def deliver_soon(self) -> None:
+        """After a commit that queued events: deliver them now (inline) or wake the worker."""
+        if self._runtime is None:
+            return
+        if self._runtime.settings.PLUGIN_DISPATCH_INTERVAL == 0:
+            from core.plugins.outbox import dispatch_pending
+
+            dispatch_pending(self._runtime)
+        elif self.worker is not None:
+            self.worker.wake()
 
     def subscribers(self, event: str) -> list[Plugin]:
         """The plugins whose manifest lists ``event``, in registration order."""
@@ -128,18 +140,22 @@ def start(rt: Runtime, given: Sequence[Any] = ()) -> PluginHost:
         key = rt.keys.pseudonym_key()
     except KeyProviderError as exc:
         raise PluginRefused(str(exc)) from None
-    with rt.transaction() as conn:
+    with rt.engine.connect() as conn:
         entries = {entry.name: entry for entry in catalogue(conn)}
-        known = {name: frozenset(entry.categories) for name, entry in entries.items()}
         sources = dict(conn.execute(select(purposes_table.c.name, purposes_table.c.source)).all())
-        plugins = {name: registry.check(loaded.manager, manifest, source, known)
-                   for name, (manifest, source) in loaded.manifests.items()}
+    # The plugins' own code (their registration hooks) runs here, outside any transaction.
+    known = {name: frozenset(entry.categories) for name, entry in entries.items()}
+    plugins = {name: registry.check(loaded.manager, manifest, source, known) for name, (manifest, source) in loaded.manifests.items()}
+    for plugin in plugins.values():
+        for purpose in plugin.purposes_brought:
+            _check_unchanged(plugin, purpose, entries.get(purpose.name), sources.get(purpose.name))
+    with rt.transaction() as conn:
         for plugin in plugins.values():
-            for purpose in plugin.purposes_brought:
-                _check_unchanged(plugin, purpose, entries.get(purpose.name), sources.get(purpose.name))
             if plugin.purposes_brought:
                 load_catalogue(conn, plugin.purposes_brought, source=plugin.name)
         # What decisions rest on comes from the catalogue as stored, never from a declaration.
         purposes = {e.name: PurposeFacts(e.legal_basis, frozenset(e.categories)) for e in catalogue(conn)}
-    return PluginHost(loaded.manager, plugins, loaded.unloaded, key, rt.settings.PLUGIN_TIMEOUT, purposes)
+    host = PluginHost(loaded.manager, plugins, loaded.unloaded, key, rt.settings.PLUGIN_TIMEOUT, purposes)
+    host._runtime = rt
+    return host
 

@@ -80,7 +80,8 @@ class PluginEvent(Base):
     event: Mapped[str] = mapped_column(String(NAME_LENGTH))
     subject_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
     record_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
-    # JSON of an event that is about no seeker (an employer's search); None otherwise.
+    # JSON references of the event (the category of the record concerned, the purpose granted, a
+    # contact request's decision) or, for an employer's search, its criteria; never a dossier's value.
     payload: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column()

@@ -14,12 +14,14 @@ criteria; never a value of a dossier: what a plugin receives is released when it
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from config.logging import exception_summary
 from core.models import as_utc
 from core.plugins import gateway
 from core.plugins.models import plugin_events
@@ -30,6 +32,7 @@ from core.runtime import after_commit
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
+log = logging.getLogger("dossier.plugins")
 BATCH = 50
 EMPLOYER_SEARCH = "dossier_employer_search_performed"
 CONTACT_REQUEST_DECIDED = "dossier_contact_request_decided"
@@ -44,36 +47,50 @@ def emit(rt: Runtime, conn: Connection, event: str, subject_id: str | None = Non
     conn.execute(insert(plugin_events).values(event=event, subject_id=subject_id, record_id=record_id,
                                               payload=json.dumps(payload) if payload is not None else None,
                                               created_at=rt.clock()))
-    after_commit(conn, lambda: _after_commit(rt))
-
-
-def _after_commit(rt: Runtime) -> None:
-    if rt.settings.PLUGIN_DISPATCH_INTERVAL == 0:
-        dispatch_pending(rt)
-    elif rt.plugins.worker is not None:
-        rt.plugins.worker.wake()
+    # One delivery pass after the commit, however many events the transaction queued.
+    after_commit(conn, rt.plugins.deliver_soon)
 
 
 def dispatch_pending(rt: Runtime) -> int:
     """Deliver every pending event; return how many were delivered."""
     delivered = 0
-    lease = timedelta(seconds=rt.settings.PLUGIN_TIMEOUT * 4 + 30)
     while True:
         now = rt.clock()
         with rt.transaction() as conn:
-            query = (select(plugin_events).where(or_(plugin_events.c.lease_until.is_(None), plugin_events.c.lease_until < now))
-                     .order_by(plugin_events.c.id).limit(BATCH))
-            # Several dispatchers on PostgreSQL take different batches; SQLite has one writer anyway.
-            rows = conn.execute(query.with_for_update(skip_locked=True)).all()
-            if rows:
-                conn.execute(update(plugin_events).where(plugin_events.c.id.in_([r.id for r in rows])).values(lease_until=now + lease))
-        if not rows:
+            query = (select(plugin_events.c.id).where(_free(now)).order_by(plugin_events.c.id).limit(BATCH))
+            # Several dispatchers on PostgreSQL see different batches; SQLite has one writer anyway.
+            ids = list(conn.execute(query.with_for_update(skip_locked=True)).scalars())
+        if not ids:
             return delivered
-        for row in rows:
-            _deliver(rt, row)
+        for event_id in ids:
+            row = _lease(rt, event_id)
+            if row is None:
+                continue  # another dispatcher took it meanwhile
+            try:
+                _deliver(rt, row)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not hold up those behind it
+                # NOTE: an event that cannot be delivered at all (a broken payload, a key that does not
+                # open) is dropped with a log line naming it: retrying it would block the queue for ever.
+                log.error("plugin event dropped", extra={"event_id": event_id, "event": row.event, "error": exception_summary(exc)})
             with rt.transaction() as conn:
-                conn.execute(delete(plugin_events).where(plugin_events.c.id == row.id))
+                conn.execute(delete(plugin_events).where(plugin_events.c.id == event_id))
             delivered += 1
+
+
+def _free(now: Any) -> Any:
+    return or_(plugin_events.c.lease_until.is_(None), plugin_events.c.lease_until < now)
+
+
+def _lease(rt: Runtime, event_id: int) -> Any:
+    """Take one event for as long as its delivery may take, if no other dispatcher holds it."""
+    now = rt.clock()
+    lease = timedelta(seconds=rt.settings.PLUGIN_TIMEOUT * 4 + 30)
+    with rt.transaction() as conn:
+        taken = conn.execute(update(plugin_events).where(plugin_events.c.id == event_id, _free(now))
+                             .values(lease_until=now + lease))
+        if not taken.rowcount:
+            return None
+        return conn.execute(select(plugin_events).where(plugin_events.c.id == event_id)).one()
 
 
 def _deliver(rt: Runtime, row: Any) -> None:
@@ -85,11 +102,12 @@ def _deliver(rt: Runtime, row: Any) -> None:
         ))
     elif row.event == CONTACT_REQUEST_DECIDED:
         decision = ContactRequestDecision(payload["request_id"], payload["employer_id"], payload["decision"], occurred_at)
-        gateway.deliver_subject_event(rt, row.event, row.subject_id, None, occurred_at, decision)
+        gateway.deliver_subject_event(rt, row.event, row.subject_id, None, occurred_at, decision=decision)
     elif row.event == CONSENT_GRANTED:
         gateway.deliver_subject_event(rt, row.event, row.subject_id, None, occurred_at, purpose_granted=payload["purpose"])
     else:
-        gateway.deliver_subject_event(rt, row.event, row.subject_id, row.record_id, occurred_at)
+        gateway.deliver_subject_event(rt, row.event, row.subject_id, row.record_id, occurred_at,
+                                      record_category=payload.get("category"))
 
 
 def employer_search_payload(search_id: str, employer_id: str, criteria: dict[str, Any], match_count: int) -> dict[str, Any]:

@@ -22,12 +22,11 @@ from sqlalchemy import and_, delete, exists, insert, not_, select, update
 from sqlalchemy.engine import Connection
 
 from audit import log as audit_log
-from audit.entries import Entry, request_id_var
 from consent.store import live_consent_clause
 from core.plugins.calls import CallResult
 from core.plugins.context import bounded, call_plugin
 from core.plugins.models import plugin_holdings, plugin_purges, plugin_subject_data
-from core.plugins.release import PLUGIN_ROLE, client_id
+from core.plugins.release import lock_subject_for_update, plugin_entry
 from core.runtime import after_commit
 from plugins.api import Purged
 
@@ -58,9 +57,11 @@ def schedule(rt: Runtime, conn: Connection, subject_id: str, purpose: str | None
     # An erasure asks each plugin once, whatever it held; a purpose, once per plugin too.
     wanted = sorted({(row.plugin, None if cause == SUBJECT_ERASED else row.purpose) for row in holders}, key=str)
     ids = [str(uuid.uuid4()) for _ in wanted]
+    # Claimed for the attempt made right after the commit: the worker takes it up only if that fails.
+    claimed = now + _claim(rt)
     conn.execute(insert(plugin_purges), [
         {"id": purge_id, "plugin": plugin, "subject_id": subject_id, "purpose": held_purpose, "cause": cause,
-         "requested_at": now, "attempts": 0, "next_attempt_at": now}
+         "requested_at": now, "attempts": 0, "next_attempt_at": claimed}
         for purge_id, (plugin, held_purpose) in zip(ids, wanted, strict=True)
     ])
     conn.execute(delete(plugin_holdings).where(holding))
@@ -88,8 +89,7 @@ def retry_due(rt: Runtime) -> int:
         ids = list(conn.execute(query.with_for_update(skip_locked=True)).scalars())
         if ids:
             # Claimed: another worker will not take them while these attempts run.
-            claim = now + timedelta(seconds=rt.settings.PLUGIN_TIMEOUT * 2 + 10)
-            conn.execute(update(plugin_purges).where(plugin_purges.c.id.in_(ids)).values(next_attempt_at=claim))
+            conn.execute(update(plugin_purges).where(plugin_purges.c.id.in_(ids)).values(next_attempt_at=now + _claim(rt)))
     return run(rt, ids)
 
 
@@ -110,8 +110,17 @@ def sweep_lapsed(rt: Runtime) -> int:
         lapsed = conn.execute(query).all()
     for subject_id, purpose in lapsed:
         with rt.transaction() as conn:
-            scheduled += len(schedule(rt, conn, subject_id, purpose, CONSENT_LAPSED, now))
+            # Looked at again under the subject's lock: a consent given again meanwhile stays.
+            lock_subject_for_update(conn, subject_id)
+            live = conn.execute(select(exists().where(live_consent_clause(subject_id, purpose, rt.clock())))).scalar()
+            if not live:
+                scheduled += len(schedule(rt, conn, subject_id, purpose, CONSENT_LAPSED, now))
     return scheduled
+
+
+def _claim(rt: Runtime) -> timedelta:
+    """How long an attempt may take: another worker leaves the purge alone meanwhile."""
+    return timedelta(seconds=rt.settings.PLUGIN_TIMEOUT * 2 + 10)
 
 
 def _attempt(rt: Runtime, row: Any) -> bool:
@@ -129,20 +138,19 @@ def _attempt(rt: Runtime, row: Any) -> bool:
         result = call_plugin(rt, plugin, "dossier_consent_withdrawn", row.purpose, pseudonym=pseudonym, purpose=row.purpose)
         outcome, error, items = _confirmed(result)
     now = rt.clock()
+    pending = and_(plugin_purges.c.id == row.id, plugin_purges.c.confirmed_at.is_(None))
     with rt.transaction() as conn:
         if outcome:
-            conn.execute(update(plugin_purges).where(plugin_purges.c.id == row.id).values(
-                confirmed_at=now, items=items, attempts=row.attempts + 1, last_error=None))
-            # NOTE: the confirmation is the audit entry; a failure is shown to admins instead.
-            audit_log.append(conn, Entry(
-                at=now, actor_id=None, actor_role=PLUGIN_ROLE, client_id=client_id(row.plugin), subject_ref=row.subject_id,
-                action=PURGE_ACTION, purposes=(row.purpose,) if row.purpose else (), categories=(), decision="allow",
-                reason=f"{row.cause}:{items}", request_id=request_id_var.get(),
-            ))
+            confirmed = conn.execute(update(plugin_purges).where(pending).values(
+                confirmed_at=now, items=items, attempts=plugin_purges.c.attempts + 1, last_error=None))
+            if confirmed.rowcount:  # once, even if two attempts raced
+                # NOTE: the confirmation is the audit entry; a failure is shown to admins instead.
+                audit_log.append(conn, plugin_entry(row.plugin, row.subject_id, PURGE_ACTION,
+                                                    (row.purpose,) if row.purpose else (), (), True, f"{row.cause}:{items}", now))
         else:
             delay = min(timedelta(seconds=rt.settings.PLUGIN_PURGE_RETRY_SECONDS * 2 ** row.attempts), MAX_DELAY)
-            conn.execute(update(plugin_purges).where(plugin_purges.c.id == row.id).values(
-                attempts=row.attempts + 1, next_attempt_at=now + delay, last_error=bounded(error)))
+            conn.execute(update(plugin_purges).where(pending).values(
+                attempts=plugin_purges.c.attempts + 1, next_attempt_at=now + delay, last_error=bounded(error)))
             log.warning("plugin purge not confirmed", extra={"plugin": row.plugin, "purge_id": row.id, "cause": row.cause,
                                                              "attempts": row.attempts + 1, "error": error})
     return outcome
@@ -151,6 +159,8 @@ def _attempt(rt: Runtime, row: Any) -> bool:
 def _confirmed(result: CallResult) -> tuple[bool, str | None, int | None]:
     if not result.ok:
         return False, result.error or result.outcome.value, None
-    if not isinstance(result.value, Purged):
+    # Exactly a Purged with a plain count: a subclass or an odd value would run the plugin's code here.
+    answer = result.value
+    if type(answer) is not Purged or type(answer.items) is not int or not 0 <= answer.items < 2**31:
         return False, "not_confirmed", None
-    return True, None, max(int(result.value.items), 0)
+    return True, None, answer.items

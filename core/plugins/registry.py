@@ -161,7 +161,7 @@ def check(manager: pluggy.PluginManager, manifest: Manifest, source: str, catalo
     known = {**catalogue, **{p.name: frozenset(p.categories) for p in brought}}
     for purpose in manifest.purposes:
         if purpose in RESERVED_PURPOSES:
-            refuse(f"purpose {purpose!r} is the seeker's own and cannot be served by a plugin")
+            refuse(f"purpose {purpose!r} is the seeker's own or one employer's and cannot be served by a plugin")
         if purpose not in known:
             refuse(f"unknown purpose {purpose!r}")
     covered = frozenset().union(*(known[p] for p in manifest.purposes)) if manifest.purposes else frozenset()
@@ -223,6 +223,11 @@ def _purposes_brought(manager: pluggy.PluginManager, name: str, refuse: Refuse) 
                 refuse(f"a purpose it brings must be named {name}.<name>, not {purpose.name!r}")
             if purpose.legal_basis not in {b.value for b in LegalBasis}:
                 refuse(f"purpose {purpose.name}: unknown legal basis {purpose.legal_basis!r}")
+            # NOTE: a plugin brings consent purposes only. A public task or a legal obligation is the
+            # controller's to define (the core catalogue); a plugin that declared one would give
+            # itself data no seeker agreed to.
+            if purpose.legal_basis != LegalBasis.CONSENT.value:
+                refuse(f"purpose {purpose.name}: a plugin brings consent purposes only, not {purpose.legal_basis}")
             if not purpose.notices or any(not n.fr.strip() or not n.en.strip() for n in purpose.notices):
                 refuse(f"purpose {purpose.name}: a notice in French and English is required")
             versions = [n.version for n in purpose.notices]

@@ -63,7 +63,8 @@ def release_view(rt: Runtime, host: PluginHost, plugin: Plugin, subject_id: str,
             bool(consent_live), erased_at is not None or wrapped_dek is None,
         )
         decision = decide_release(plugin.categories if declared is None else declared & plugin.categories, facts)
-        audit_log.append(conn, release_entry(plugin.name, decision, now))
+        audit_log.append(conn, plugin_entry(plugin.name, subject_id, decision.action.value, decision.purposes,
+                                            decision.categories, bool(decision), decision.reason, now))
         if not decision:
             return None
         pseudonym = host.pseudonym(plugin.name, subject_id)
@@ -76,22 +77,37 @@ def release_view(rt: Runtime, host: PluginHost, plugin: Plugin, subject_id: str,
 
 
 def _load_facts(conn: Connection, subject_id: str, purpose: str, now: datetime) -> tuple[Any, ...] | None:
+    # NOTE: the subject's row is locked for share first, in a statement of its own: a withdrawal
+    # (which holds it for update) has then committed or not begun, and the next statement, with a
+    # fresh snapshot on PostgreSQL, sees its outcome; its purge cannot miss the holding noted below.
+    lock_subject_for_share(conn, subject_id)
     consent_live = exists().where(live_consent_clause(subjects.c.id, purpose, now))
-    # NOTE: the subject's row is locked for share: a withdrawal (which locks it for update) cannot
-    # commit between this decision and the holding noted below, so its purge cannot miss it.
     query = select(subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, consent_live).where(
         subjects.c.id == subject_id
-    ).with_for_update(read=True, of=subjects)
+    )
     row = conn.execute(query).first()
     return tuple(row) if row is not None else None
 
 
-def release_entry(plugin: str, decision: Decision, now: datetime) -> Entry:
-    """The audit entry of a release decision: the plugin as the actor, category names only."""
+def lock_subject_for_share(conn: Connection, subject_id: str) -> None:
+    """Wait for any write that holds the subject's row (PostgreSQL; SQLite's writer lock serialises all)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(subjects.c.id).where(subjects.c.id == subject_id).with_for_update(read=True))
+
+
+def lock_subject_for_update(conn: Connection, subject_id: str) -> None:
+    """Hold the subject's row as a write does (a grant or a withdrawal), on PostgreSQL."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(subjects.c.id).where(subjects.c.id == subject_id).with_for_update())
+
+
+def plugin_entry(plugin: str, subject_id: str, action: str, purposes: tuple[str, ...], categories: Iterable[str],
+                 allowed: bool, reason: str, now: datetime) -> Entry:
+    """An audit entry with the plugin as the actor: references and category names, never a value."""
     return Entry(
-        at=now, actor_id=None, actor_role=PLUGIN_ROLE, client_id=client_id(plugin), subject_ref=decision.subject_id,
-        action=decision.action.value, purposes=decision.purposes, categories=tuple(sorted(decision.categories)),
-        decision="allow" if decision else "deny", reason=decision.reason, request_id=request_id_var.get(),
+        at=now, actor_id=None, actor_role=PLUGIN_ROLE, client_id=client_id(plugin), subject_ref=subject_id,
+        action=action, purposes=purposes, categories=tuple(sorted(categories)), decision="allow" if allowed else "deny",
+        reason=reason, request_id=request_id_var.get(),
     )
 
 

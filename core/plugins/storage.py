@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, select, true
+from sqlalchemy import ColumnElement, and_, delete, exists, false, select
 from sqlalchemy.engine import Connection
 
 from consent.store import live_consent_clause
@@ -22,6 +22,8 @@ from core.db import upsert
 from core.models import subjects
 from core.plugins.models import plugin_holdings, plugin_shared_data, plugin_subject_data
 from core.plugins.registry import Plugin
+from core.plugins.release import lock_subject_for_share
+from core.policy import RELEASE_BASES
 from plugins.api import NotHeld, Revoked
 
 if TYPE_CHECKING:
@@ -52,11 +54,14 @@ def _declared(plugin: Plugin, name: str, per_subject: bool) -> None:
 
 
 def _live(purpose: str, legal_basis: str, now: datetime) -> ColumnElement[bool]:
-    """True while the seeker is not erased and, for a consent purpose, the consent is live."""
+    """True while the seeker is not erased and the purpose's basis holds: for a consent purpose, a
+    live consent; for an unknown basis, never."""
     alive = subjects.c.erased_at.is_(None)
     if legal_basis == "consent":
         return and_(alive, exists().where(live_consent_clause(subjects.c.id, purpose, now)))
-    return and_(alive, true())
+    if legal_basis in RELEASE_BASES:
+        return alive
+    return false()
 
 
 class _Closable:
@@ -164,9 +169,15 @@ class PluginSubjectStore(_Closable):
             .join(plugin_holdings, plugin_holdings.c.subject_id == subjects.c.id)
             .where(self._holding(pseudonym, purpose), _live(purpose, self._basis, now))
         )
-        # NOTE: a write locks the subject's row for share, as a release does: a withdrawal (which
-        # purges under an update lock) cannot interleave, so no entry outlives its consent.
-        row = conn.execute(query.with_for_update(read=True, of=subjects) if lock else query).first()
+        if lock:
+            # NOTE: a write first locks the subject's row for share, as a release does, then reads
+            # the holding and the consent with a fresh snapshot: a withdrawal (which purges under an
+            # update lock) is then either wholly before or wholly after, so no entry outlives it.
+            subject_id = conn.execute(select(plugin_holdings.c.subject_id).where(self._holding(pseudonym, purpose))).scalar()
+            if subject_id is None:
+                raise NotHeld(pseudonym)
+            lock_subject_for_share(conn, subject_id)
+        row = conn.execute(query).first()
         if row is None or row.wrapped_dek is None:
             raise NotHeld(pseudonym)
         return row.id, WrappedKey(row.kek_version, row.wrapped_dek)

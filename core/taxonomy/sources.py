@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Connection
-
 from core.plugins.context import call_plugin
 from core.taxonomy.errors import TaxonomyImportError
 from core.taxonomy.esco import ImportReport
@@ -39,17 +37,31 @@ def available(rt: Runtime) -> dict[str, tuple[str, TaxonomySource]]:
     return found
 
 
-def import_source(conn: Connection, source: TaxonomySource) -> ImportReport:
-    """Import (or re-import) a plugin's taxonomy within the caller's transaction."""
+def import_source(rt: Runtime, plugin: str, source: TaxonomySource) -> ImportReport:
+    """Import (or re-import) a plugin's taxonomy: read it in the plugin's isolated call, then write it
+    in a transaction of its own (the plugin's code never runs while the database is locked)."""
     if not 0 < len(source.name) <= SCHEME_LENGTH:
         raise TaxonomyImportError(f"source name {source.name!r} must be 1 to {SCHEME_LENGTH} characters long")
-    files = parse(source)
-    relations, skipped = write(conn, files, source.name)
+    result = rt.plugins.calls.call(plugin, "dossier_taxonomy_sources", _parsed_or_refused, source=source)
+    if not result.ok:
+        raise TaxonomyImportError(f"{source.name}: the source failed ({result.error})")
+    if isinstance(result.value, TaxonomyImportError):
+        raise result.value  # its message names a concept by position, never a person
+    files: ParsedFiles = result.value
+    with rt.transaction() as conn:
+        relations, skipped = write(conn, files, source.name)
     return ImportReport(
         occupations=sum(1 for c in files.concepts.values() if c.kind is Kind.OCCUPATION),
         skills=sum(1 for c in files.concepts.values() if c.kind is Kind.SKILL),
         relations=relations, languages=files.languages, skipped_relations=skipped,
     )
+
+
+def _parsed_or_refused(source: TaxonomySource) -> ParsedFiles | TaxonomyImportError:
+    try:
+        return parse(source)
+    except TaxonomyImportError as refused:
+        return refused
 
 
 def parse(source: TaxonomySource) -> ParsedFiles:

@@ -35,7 +35,8 @@ def downgrade() -> None:
     conn = op.get_bind()
     roots: list[bytes] = []
     rows: list[dict[str, object]] = []
-    for leaf_index, leaf_hash in conn.execute(sa.select(_leaves.c.leaf_index, _leaves.c.leaf_hash).order_by(_leaves.c.leaf_index)):
+    leaves = sa.select(_leaves.c.leaf_index, _leaves.c.leaf_hash).order_by(_leaves.c.leaf_index).execution_options(yield_per=10_000)
+    for leaf_index, leaf_hash in conn.execute(leaves):
         rows.append({'level': 0, 'index': leaf_index, 'hash': leaf_hash})
         roots.append(leaf_hash)
         level = 0

@@ -72,6 +72,7 @@ def test_a_request_id_that_could_carry_data_is_replaced(client) -> None:
     ({"DOSSIER_TOKEN_TTLL": "60"}, "unknown setting"),
     ({"DOSSIER_DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
     ({"DOSSIER_PLUGINS_ENABLED": '{"a": 1}'}, "expected a list of names"),
+    ({"DOSSIER_PLUGINS_ENABLED": "[alerts]"}, "expected a list of names"),
     ({"DOSSIER_PLUGIN_TIMEOUT": "0"}, "at least 0.01"),
 ])
 def test_a_bad_setting_is_one_clear_line(env: dict, message: str) -> None:

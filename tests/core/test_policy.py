@@ -42,13 +42,16 @@ def facts(actor: Actor, assigned: bool = False, consents: frozenset[str] = froze
         (Actor("a-aud", Role.AUDITOR), False, Action.DOSSIER_READ, False, frozenset()),
         (Actor("a-adm", Role.ADMIN), False, Action.DOSSIER_READ, False, frozenset()),
         (Actor("a-adm", Role.ADMIN), False, Action.SUBJECT_ERASE, True, ALL_CATEGORIES),
-        # A channel client records contacts, and nothing else; without a channel scope, not even that.
-        (CHANNEL, False, Action.CONTACT_RECORD, True, CONTACTS),
+        # A channel client records contacts through its endpoint, and nothing else; without a channel
+        # scope, not even that.
+        (CHANNEL, False, Action.CHANNEL_CONTACT_RECORD, True, CONTACTS),
+        (CHANNEL, False, Action.CONTACT_RECORD, False, frozenset()),
+        (ADVISOR, True, Action.CHANNEL_CONTACT_RECORD, False, frozenset()),
         (CHANNEL, False, Action.DOSSIER_READ, False, frozenset()),
         (CHANNEL, False, Action.ACTIVITY_RECORD, False, frozenset()),
         (CHANNEL, False, Action.IDENTITY_WRITE, False, frozenset()),
-        (Actor("svc", Role.SERVICE, client_id="svc", scopes=frozenset({"reports:read"})), False, Action.CONTACT_RECORD, False,
-         frozenset()),
+        (Actor("svc", Role.SERVICE, client_id="svc", scopes=frozenset({"reports:read"})), False, Action.CHANNEL_CONTACT_RECORD,
+         False, frozenset()),
     ],
 )
 def test_decision_table(actor: Actor, assigned: bool, action: Action, allowed: bool, categories: frozenset[str]) -> None:

@@ -436,26 +436,26 @@ class TestMutation:
     @pytest.fixture
     def plugins(self, tried: dict[str, str]) -> list[Any]:
         def recorded(plugin: Any, view: Any, event: Any, context: Any) -> None:
-            skills, application = view["profile.skills"], view["activity.applications"][0]
+            trainings, application = view["activity.trainings"], view["activity.applications"][0]
 
             def assign_record() -> None:
                 application["description"] = "hacked"
 
             def assign_view() -> None:
-                view["profile.skills"] = ("hacked",)
+                view["activity.trainings"] = ("hacked",)
 
             def delete_view() -> None:
-                del view["profile.skills"]
+                del view["activity.trainings"]
 
-            tried["append"] = attempt(lambda: skills.append("hacked"))
+            tried["append"] = attempt(lambda: trainings.append("hacked"))
             tried["assign_record"] = attempt(assign_record)
             tried["assign_view"] = attempt(assign_view)
             tried["delete_view"] = attempt(delete_view)
             # Past the read-only surface: its own copies change, nobody else's.
-            view._data["profile.skills"] = ("hacked",)
+            view._data["activity.trainings"] = ("hacked",)
             gc.get_referents(application)[0]["description"] = "hacked"
             object.__setattr__(event, "record", "hacked")
-            changed = (view["profile.skills"], application["description"]) == (("hacked",), "hacked")
+            changed = (view["activity.trainings"], application["description"]) == (("hacked",), "hacked")
             tried["own_copy"] = "changed" if changed else "unchanged"
 
         return [make_plugin("mutator", purposes=("mutator.insight",), events=(ACTIVITY,), extra={ACTIVITY: recorded}),
@@ -470,7 +470,7 @@ class TestMutation:
         calls = called(plugins[1], ACTIVITY)
         assert len(calls) == 2
         for call in calls:
-            assert call.data["profile.skills"] == SKILLS
+            assert "hacked" not in repr(call.data["activity.trainings"])
             assert call.data["activity.applications"][0]["description"] == "QxPluginMarker application"
             assert call.arguments["event"].record != "hacked"
             assert "hacked" not in strings_in(call.data, call.arguments)

@@ -80,5 +80,8 @@ def test_every_hook_is_documented_with_its_signature(hook: str) -> None:
     guide = (ROOT / "docs" / "plugins.md").read_text()
     assert f"### `{hook}`" in guide, f"docs/plugins.md has no section for {hook}"
     section = guide.split(f"### `{hook}`", 1)[1].split("\n### ", 1)[0]
-    parameters = [p for p in inspect.signature(getattr(hookspecs, hook)).parameters]
-    assert all(p in section for p in parameters), f"the section of {hook} does not show its signature"
+    signature = inspect.signature(getattr(hookspecs, hook))
+    shown = section.split("```python\n", 1)[1].split("```", 1)[0] if "```python\n" in section else ""
+    assert shown.startswith(f"def {hook}("), f"the section of {hook} does not open with its signature"
+    assert [p.split(":")[0].strip() for p in shown.split("(", 1)[1].split(")", 1)[0].split(",") if p.strip()] == list(
+        signature.parameters), f"the signature shown for {hook} is not the specification's"

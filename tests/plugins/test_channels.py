@@ -4,7 +4,6 @@ recording contacts through the decision point; and the OAuth2 client credentials
 from __future__ import annotations
 
 import base64
-import time
 from datetime import datetime
 from typing import Any
 
@@ -70,7 +69,7 @@ def test_a_channel_client_records_a_contact_in_the_seekers_dossier(client, rt, s
     assert response.get_json()["recorded"] is True and response.get_json()["ref"] != seeker_with_email.subject_id
     contacts = client.get(base(seeker_with_email) + "/dossier", headers=seeker_with_email.auth).get_json()["contacts"]
     assert [(c["channel"], c["summary"]) for c in contacts] == [("email", "Question sur ma formation")]
-    (entry,) = audit_entries(rt, action="dossier:contacts:record", subject=seeker_with_email.subject_id)
+    (entry,) = audit_entries(rt, action="dossier:contacts:record_from_channel", subject=seeker_with_email.subject_id)
     assert (entry["actor"]["role"], entry["decision"], entry["purposes"]) == ("service", "allow", ["dossier.public_task"])
     assert entry["request_id"]  # the plugin's thread kept the request's id
 
@@ -94,6 +93,14 @@ def test_a_disabled_client_is_refused_at_once(client, rt, seeker_with_email) -> 
     token = token_for(client, rt, ["channel:mailbox"])
     disable_client(rt, "mail-gateway")
     assert client.post(MAILBOX, json=MESSAGE, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_channel_client_cannot_address_a_seeker_by_id(client, rt, seeker_with_email) -> None:
+    token = token_for(client, rt, ["channel:mailbox"])
+    contact = {"channel": "email", "occurred_at": "2026-11-30T09:15:00+01:00", "summary": "Par l'identifiant"}
+    response = client.post(base(seeker_with_email) + "/contacts", json=contact, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert client.get(base(seeker_with_email) + "/dossier", headers=seeker_with_email.auth).get_json()["contacts"] == []
 
 
 def test_a_channel_client_reads_nothing(client, rt, seeker_with_email) -> None:
@@ -191,5 +198,4 @@ class TestClientCredentials:
         from tests.acceptance.test_at_rest import raw_database_bytes
 
         registered = self.credentials(rt)
-        time.sleep(0)  # nothing asynchronous: the hash is written in the creating transaction
         assert registered["client_secret"].encode() not in raw_database_bytes(rt)

@@ -60,6 +60,24 @@ def test_without_consent_the_plugin_is_not_called_and_the_refusal_is_audited(eve
     assert refusals[-1]["categories"] == []  # nothing was released
 
 
+# What each event's view holds of the test purpose's categories: the event's own (gateway.EVENT_CATEGORIES).
+EXPECTED = {
+    "dossier_profile_published": {"profile.skills", "profile.occupations", "activity.applications", "activity.trainings"},
+    "dossier_profile_changed": {"profile.skills", "profile.occupations"},
+    "dossier_activity_recorded": {"activity.applications", "activity.trainings"},
+    "dossier_contact_recorded": {"contact.history"},
+    "dossier_contact_request_decided": {"profile.skills", "profile.occupations"},
+    "dossier_consent_granted": set(INSIGHT_CATEGORIES),
+}
+VALUES = {
+    "profile.skills": lambda v: set(v) <= set(SKILLS) and v,
+    "profile.occupations": lambda v: v == OCCUPATIONS,
+    "activity.applications": lambda v: v[0]["description"] == "QxPluginMarker application",
+    "activity.trainings": lambda v: [a["description"] for a in v] == ["QxPluginMarker training"],
+    "contact.history": lambda v: "QxPluginMarker contact" in [c["summary"] for c in v],
+}
+
+
 def test_with_consent_the_view_holds_exactly_the_allowed_categories(event, recorder, client, rt, seeker, advisor) -> None:
     fill_dossier(client, seeker, advisor)
     grant(client, seeker, INSIGHT)
@@ -67,18 +85,33 @@ def test_with_consent_the_view_holds_exactly_the_allowed_categories(event, recor
     trigger(event, client, rt, seeker, advisor)
     (call,) = calls_of(recorder, event)
     assert call.purpose == INSIGHT
-    assert call.categories == frozenset(INSIGHT_CATEGORIES)
-    assert set(call.data) == set(INSIGHT_CATEGORIES)
-    assert sorted(call.data["profile.skills"]) == sorted(call.data["profile.skills"]) and set(call.data["profile.skills"]) <= set(SKILLS)
-    assert call.data["profile.occupations"] == OCCUPATIONS
-    assert [a["description"] for a in call.data["activity.applications"]][0] == "QxPluginMarker application"
-    assert [a["description"] for a in call.data["activity.trainings"]] == ["QxPluginMarker training"]
-    assert "QxPluginMarker contact" in [c["summary"] for c in call.data["contact.history"]]
+    assert call.categories == frozenset(EXPECTED[event]) == frozenset(call.data)
+    for category in EXPECTED[event]:
+        assert VALUES[category](call.data[category]), category
     # The plugin knows the seeker by its own pseudonym only.
     assert call.pseudonym and call.pseudonym != seeker.subject_id
     assert seeker.subject_id not in repr(call.data) + repr(call.arguments)
     allowed = audit_entries(rt, action=RELEASE, client="plugin:recorder", decision="allow")
-    assert allowed[-1]["categories"] == sorted(INSIGHT_CATEGORIES) and allowed[-1]["purposes"] == [INSIGHT]
+    assert allowed[-1]["categories"] == sorted(EXPECTED[event]) and allowed[-1]["purposes"] == [INSIGHT]
+
+
+class TestRecordOfAnotherKind:
+    """An event about one record reaches a plugin only under a purpose that releases that record."""
+
+    @pytest.fixture
+    def recorder(self) -> Any:
+        return make_plugin("trainings", purposes=("trainings.insight",), categories=("activity.trainings",),
+                           events=("dossier_activity_recorded",))
+
+    def test_an_activity_of_a_kind_the_plugin_does_not_read_does_not_reach_it(self, recorder, client, rt, seeker) -> None:
+        grant(client, seeker, "trainings.insight")
+        for kind in ("application", "training"):
+            assert client.post(f"/api/v1/seekers/{seeker.subject_id}/activities", headers=seeker.auth, json={
+                "kind": kind, "occurred_at": "2026-11-20T10:00:00+01:00", "description": kind}).status_code == 201
+        (call,) = calls_of(recorder, "dossier_activity_recorded")
+        assert call.arguments["event"].record == call.data["activity.trainings"][-1]["ref"]
+        # The application was not even considered: no decision, no entry, nothing learnt of it.
+        assert len(audit_entries(rt, action=RELEASE, client="plugin:trainings")) == 1
 
 
 def test_after_withdrawal_the_plugin_is_purged_and_not_called_again(event, recorder, client, rt, seeker, advisor) -> None:
@@ -123,21 +156,22 @@ class TestContactRequestDecided:
 
     @pytest.fixture
     def recorder(self) -> Any:
-        return make_plugin("caseworker", purposes=("dossier.public_task",), categories=("identity", "contact.history"),
-                           events=("dossier_contact_request_decided",))
+        return make_plugin("caseworker", purposes=("dossier.public_task", "profile.matching"),
+                           categories=("identity", "contact.history", "profile.skills"), events=("dossier_contact_request_decided",))
 
-    def test_the_view_withholds_what_went_to_the_employer(self, recorder, client, rt, seeker, advisor) -> None:
+    def test_the_view_holds_the_profile_and_no_identity(self, recorder, client, rt, seeker, advisor) -> None:
         identity = {"name": "Ana Silva", "email": "ana@example.org", "phone": "+32 470 00 00 00", "national_id": None,
                     "birth_date": "1990-01-02", "address": None}
         assert client.put(f"/api/v1/seekers/{seeker.subject_id}/identity", json=identity, headers=seeker.auth).status_code == 200
+        assert client.patch(f"/api/v1/seekers/{seeker.subject_id}/profile", json={"skills": SKILLS}, headers=seeker.auth).status_code == 200
+        assert client.post(f"/api/v1/seekers/{seeker.subject_id}/publication", headers=seeker.auth).status_code == 201
         trigger("dossier_contact_request_decided", client, rt, seeker, advisor)
-        (call,) = recorder.calls
-        assert "identity.name" not in call.categories and "identity.contact" not in call.categories
-        assert call.data["identity.birth_date"] == "1990-01-02"
-        assert "Ana" not in repr(call.data) and "ana@example.org" not in repr(call.data)
+        (call,) = recorder.calls  # under profile.matching only: public_task releases nothing this event is about
+        assert (call.purpose, call.categories) == ("profile.matching", frozenset({"profile.skills"}))
+        assert "Ana" not in repr(call.data) and "1990" not in repr(call.data)
         assert call.arguments["decision"].decision == "accepted"
-        released = audit_entries(rt, action=RELEASE, client="plugin:caseworker")[-1]
-        assert "identity.name" not in released["categories"] and "identity.birth_date" in released["categories"]
+        released = audit_entries(rt, action=RELEASE, client="plugin:caseworker")
+        assert [e["categories"] for e in released] == [["profile.skills"]]
 
 
 class TestEmployerSearch:

@@ -109,13 +109,20 @@ def test_an_unconfirmed_purge_is_retried_until_confirmed_and_shown_to_admins(cli
     assert [e["reason"] for e in audit_entries(rt, action="plugin:data:purge", client="plugin:unsure")] == ["consent_withdrawn:4"]
 
 
-def test_nothing_of_an_error_message_is_kept(client, rt, make_person, seeker, advisor) -> None:
+def test_nothing_of_an_error_message_is_kept(client, rt, make_person, seeker, advisor, caplog) -> None:
+    from core.plugins.models import plugin_incidents
+    from tests.acceptance.test_at_rest import raw_database_bytes
+
     grant(client, seeker, "unsure.insight")
     trigger(EVENT, client, rt, seeker, advisor)
-    withdraw(client, seeker, "unsure.insight")
+    with caplog.at_level("INFO", logger="dossier"):
+        withdraw(client, seeker, "unsure.insight")
     with rt.engine.connect() as conn:
-        kept = repr(conn.execute(select(plugin_purges)).all())
-    assert "Lilas" not in kept
+        kept = repr(conn.execute(select(plugin_purges)).all()) + repr(conn.execute(select(plugin_incidents)).all())
+    assert "RuntimeError" in kept  # the kind is kept...
+    assert "Lilas" not in kept and "Lilas" not in caplog.text  # ...never the message
+    assert b"Lilas" not in raw_database_bytes(rt)
+    assert "plugin purge not confirmed" in caplog.text
 
 
 def test_a_lapsed_consent_is_swept_into_a_purge(client, rt, plugins, seeker, advisor) -> None:

@@ -51,7 +51,7 @@ REFUSED = [
     (lambda: make_plugin(version=" "), "manifest version is required"),
     (lambda: make_plugin(categories=("profile.favourite_colour",)), "unknown data category 'profile.favourite_colour'"),
     (lambda: make_plugin(purposes=("marketing",), categories=()), "unknown purpose 'marketing'"),
-    (lambda: make_plugin(purposes=("subject.rights",), categories=("identity.name",)), "is the seeker's own"),
+    (lambda: make_plugin(purposes=("subject.rights",), categories=("identity.name",)), "cannot be served by a plugin"),
     (lambda: make_plugin(categories=("identity.national_id",)), "reads identity.national_id, which none of its purposes covers"),
     (lambda: make_plugin(events=("dossier_profile_changed",), extra={"dossier_activity_recorded": lambda self, view, event, context: None}),
      "implements dossier_activity_recorded but its manifest does not list that event"),
@@ -67,6 +67,9 @@ REFUSED = [
     (lambda: make_plugin(brings=[PurposeDeclaration("recorder.insight", "consent", ("profile.skills",), (), 30, ())]),
      "a notice in French and English is required"),
     (lambda: make_plugin(stores=(StoredData("index", "x"), StoredData("index", "y"))), "store names must be unique"),
+    (lambda: make_plugin(brings=[PurposeDeclaration("recorder.insight", "public_task", ("activity",), (), 30, insight_purpose().notices)]),
+     "a plugin brings consent purposes only, not public_task"),
+    (lambda: make_plugin(purposes=("employer.contact",), categories=("identity.name",), brings=[]), "cannot be served by a plugin"),
 ]
 
 
@@ -144,16 +147,17 @@ def test_a_category_prefix_stands_for_every_category_below_it(start_app) -> None
 
 def test_a_plugin_cannot_redefine_a_purpose_of_the_core(start_app) -> None:
     # The prefix rule lets a plugin named "profile" bring "profile.*" purposes, but not replace one.
-    takeover = PurposeDeclaration("profile.matching", "public_task", ("profile.skills",), (), 30, insight_purpose().notices)
+    takeover = PurposeDeclaration("profile.matching", "consent", ("profile.skills",), (), 30, insight_purpose().notices)
     with pytest.raises(PluginRefused, match="purpose profile.matching already comes from core"):
         start_app(make_plugin("profile", purposes=("profile.matching",), categories=("profile.skills",), brings=[takeover]))
 
 
 def test_a_new_version_cannot_change_what_a_purpose_means(start_app) -> None:
     start_app(make_plugin())  # brings recorder.insight: consent, some categories
-    loosened = PurposeDeclaration("recorder.insight", "public_task", ("profile.skills",), ("test plugin",), 30, insight_purpose().notices)
+    loosened = PurposeDeclaration("recorder.insight", "consent", ("profile.skills", "identity.national_id"), ("test plugin",), 30,
+                                  insight_purpose().notices)
     with pytest.raises(PluginRefused, match="another legal basis or other categories; a changed purpose needs a new name"):
-        start_app(make_plugin(categories=("profile.skills",), brings=[loosened]))
+        start_app(make_plugin(categories=("profile.skills", "identity.national_id"), brings=[loosened]))
 
 
 def test_a_blocked_plugin_does_not_run(start_app) -> None:
@@ -223,6 +227,8 @@ def test_an_entry_point_whose_manifest_has_another_name_is_refused(start_app, in
         start_app(PLUGINS_ENABLED=("thirdparty",))
 
 
-def test_the_builtin_list_is_explicit_and_each_entry_is_a_plugin_package() -> None:
-    assert isinstance(registry.BUILTIN_PLUGINS, tuple)
-    assert all(name.startswith("plugins.") for name in registry.BUILTIN_PLUGINS)
+def test_built_in_plugins_come_from_the_explicit_list(start_app, monkeypatch) -> None:
+    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", ("tests.plugins.builtin_probe",))
+    assert runtime(start_app()).plugins.plugins["builtin_probe"].source == "built-in"
+    blocked = runtime(start_app(PLUGINS_BLOCKED=("builtin_probe",))).plugins
+    assert "builtin_probe" not in blocked.plugins and [(u.name, u.state) for u in blocked.unloaded] == [("builtin_probe", "blocked")]

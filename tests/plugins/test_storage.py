@@ -55,6 +55,15 @@ def plugins(indexer: Indexer) -> list[Any]:
     )]
 
 
+def stored_rows(rt: Any) -> int:
+    from sqlalchemy import func, select
+
+    from core.plugins.models import plugin_subject_data
+
+    with rt.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(plugin_subject_data)).scalar_one())
+
+
 def entries(rt: Any) -> list[tuple[str, Any]]:
     """What the plugin's store yields under its insight purpose, read through a fresh context."""
     from core.plugins.context import CallContext
@@ -78,7 +87,9 @@ def test_withdrawal_deletes_the_entries_and_they_cannot_be_written_again(client,
     grant(client, seeker, "indexer.insight")
     trigger(EVENT, client, rt, seeker, advisor)
     pseudonym = indexer.seen[0][0]
+    assert stored_rows(rt) == 1
     withdraw(client, seeker, "indexer.insight")
+    assert stored_rows(rt) == 0  # deleted, not merely hidden
     assert entries(rt) == []
     context = CallContext(rt, rt.plugins.plugins["indexer"], "indexer.insight")
     with pytest.raises(NotHeld):

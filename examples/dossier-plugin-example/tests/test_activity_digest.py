@@ -64,9 +64,9 @@ def test_with_consent_the_plugin_keeps_the_count_of_activities_per_month(client,
     record(client, seeker, "application", "2026-11-17T14:00:00+01:00")
     record(client, seeker, "training", "2026-12-01T08:00:00+01:00")
     record(client, seeker, "interview", "2026-12-09T10:00:00+01:00")
-    # "Other" activities are not among the plugin's categories: the view never holds them.
+    # "Other" activities are not among the plugin's categories: recording one does not even call it.
     record(client, seeker, "other", "2026-12-10T10:00:00+01:00")
-    assert [c.purpose for c in hook_calls if c.hook == EVENT] == [PURPOSE] * 5
+    assert [c.purpose for c in hook_calls if c.hook == EVENT] == [PURPOSE] * 4
     digest = digest_of(seeker)
     assert digest["months"] == {
         "2026-11": {"applications": 2, "interviews": 0, "trainings": 0},
