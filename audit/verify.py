@@ -9,8 +9,11 @@ verified, so that restoring an older database (a rollback) is detected too.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -30,7 +33,32 @@ PAGE = 10_000
 
 def _leaves(conn: Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
     """Every leaf in order, a page at a time, through the driver's cursor (a million rows is
-    the common case here, and the ORM's row objects would cost more than the hashing)."""
+    the common case here, and the ORM's row objects would cost more than the hashing).
+
+    The next page is fetched on a thread of its own while this one is hashed: the database
+    (another process, on PostgreSQL) prepares it meanwhile, instead of waiting for the hashing.
+    """
+    pages: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    fetcher = threading.Thread(target=_fetch_pages, args=(conn, pages, stop), name="audit-verify-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while (page := pages.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            for index, canonical, recorded in page:
+                yield index, bytes(canonical), bytes(recorded)
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # let it finish its page and leave the connection free
+            try:
+                pages.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        fetcher.join()
+
+
+def _fetch_pages(conn: Connection, pages: queue.Queue[list[Any] | BaseException | None], stop: threading.Event) -> None:
     placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"SELECT leaf_index, canonical, leaf_hash FROM audit_leaves WHERE leaf_index > {placeholder} "
            f"ORDER BY leaf_index LIMIT {PAGE}")
@@ -39,14 +67,17 @@ def _leaves(conn: Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
     cursor = driver.cursor(binary=True) if conn.dialect.name == "postgresql" else driver.cursor()  # type: ignore[union-attr]
     try:
         after = -1
-        while True:
+        while not stop.is_set():
             cursor.execute(sql, (after,))
             rows = cursor.fetchall()
-            for index, canonical, recorded in rows:
-                yield index, bytes(canonical), bytes(recorded)
+            if rows:
+                pages.put(list(rows))
             if len(rows) < PAGE:
-                return
+                break
             after = rows[-1][0]
+        pages.put(None)
+    except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+        pages.put(exc)
     finally:
         cursor.close()
 

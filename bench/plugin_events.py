@@ -10,7 +10,12 @@ its ratio to the baseline measured in the same run:
 - the same, with the seeker's consent: the release is decided, audited, the fields decrypted, a
   view built, and the plugin called on its own thread (events delivered inline,
   ``PLUGIN_DISPATCH_INTERVAL = 0``, so the request waits for it);
+- the same, with events delivered in the background (the default, ``PLUGIN_DISPATCH_INTERVAL = 1``):
+  the request only writes the event row;
 - ``GET .../dossier`` by the assigned advisor, with and without the plugin: reads emit no event.
+
+Each case runs twice, in turn, and the faster of its two runs is kept (the first runs of a process
+are slower: caches, imports).
 
 Usage (from the project root)::
 
@@ -140,25 +145,35 @@ def main() -> int:
     args = parser.parse_args()
     logging.getLogger("dossier").setLevel(logging.WARNING)
     settings, cleanup = instance(args.database)
+    background = {**settings, "PLUGIN_DISPATCH_INTERVAL": 1.0}
+    cases = {
+        "none": (settings, False, False),
+        "refused": (settings, True, False),
+        "released": (settings, True, True),
+        "background": (background, True, True),
+    }
+    best: dict[str, tuple[float, float]] = {}
     try:
-        baseline_change, baseline_read = measure(settings, [], False, args.requests)
-        refused_change, _ = measure(settings, [BenchPlugin()], False, args.requests)
-        before = BenchPlugin.calls
-        released_change, plugin_read = measure(settings, [BenchPlugin()], True, args.requests)
-        assert BenchPlugin.calls > before, "the plugin was never called"
+        for _ in range(2):
+            for name, (case_settings, with_plugin, consent) in cases.items():
+                result = measure(case_settings, [BenchPlugin()] if with_plugin else [], consent, args.requests)
+                best[name] = tuple(min(a, b) for a, b in zip(best.get(name, result), result, strict=True))  # type: ignore[assignment]
+        assert BenchPlugin.calls > 0, "the plugin was never called"
     finally:
         if cleanup:
             cleanup()
-    print(f"database={args.database} requests={args.requests} (Flask test client, one process, events delivered inline)")
+    print(f"database={args.database} requests={args.requests} (Flask test client, one process)")
+    change, read = best["none"]
     rows = [
-        ("PATCH profile, no plugin (baseline)", baseline_change, baseline_change),
-        ("PATCH profile, plugin listening, no consent", refused_change, baseline_change),
-        ("PATCH profile, plugin listening, consent given", released_change, baseline_change),
-        ("GET dossier (advisor), no plugin (baseline)", baseline_read, baseline_read),
-        ("GET dossier (advisor), plugin registered", plugin_read, baseline_read),
+        ("PATCH profile, no plugin (baseline)", best["none"][0], change),
+        ("PATCH profile, plugin listening, no consent (inline)", best["refused"][0], change),
+        ("PATCH profile, plugin listening, consent (inline)", best["released"][0], change),
+        ("PATCH profile, plugin listening, consent (background)", best["background"][0], change),
+        ("GET dossier (advisor), no plugin (baseline)", read, read),
+        ("GET dossier (advisor), plugin registered", best["released"][1], read),
     ]
     for label, seconds, baseline in rows:
-        print(f"  {label:50s} {seconds * 1e6:8.0f} µs   ratio to baseline {seconds / baseline:5.2f}")
+        print(f"  {label:56s} {seconds * 1e6:8.0f} µs   ratio to baseline {seconds / baseline:5.2f}")
     return 0
 
 
