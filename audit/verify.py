@@ -35,30 +35,17 @@ def _leaves(conn: Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
     """Every leaf in order, a page at a time, through the driver's cursor (a million rows is
     the common case here, and the ORM's row objects would cost more than the hashing).
 
-    The next page is fetched on a thread of its own while this one is hashed: the database
-    (another process, on PostgreSQL) prepares it meanwhile, instead of waiting for the hashing.
+    On PostgreSQL the next page is fetched on a thread of its own while this one is hashed: the
+    server, another process, prepares it meanwhile instead of waiting for the hashing. SQLite runs
+    in this process under the same interpreter lock, where a second thread would only take turns.
     """
-    pages: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    fetcher = threading.Thread(target=_fetch_pages, args=(conn, pages, stop), name="audit-verify-fetch", daemon=True)
-    fetcher.start()
-    try:
-        while (page := pages.get()) is not None:
-            if isinstance(page, BaseException):
-                raise page
-            for index, canonical, recorded in page:
-                yield index, bytes(canonical), bytes(recorded)
-    finally:
-        stop.set()
-        while fetcher.is_alive():  # let it finish its page and leave the connection free
-            try:
-                pages.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        fetcher.join()
+    pages = _pages(conn) if conn.dialect.name == "sqlite" else _prefetched(conn)
+    for page in pages:
+        for index, canonical, recorded in page:
+            yield index, bytes(canonical), bytes(recorded)
 
 
-def _fetch_pages(conn: Connection, pages: queue.Queue[list[Any] | BaseException | None], stop: threading.Event) -> None:
+def _pages(conn: Connection, stop: threading.Event | None = None) -> Iterator[list[Any]]:
     placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"SELECT leaf_index, canonical, leaf_hash FROM audit_leaves WHERE leaf_index > {placeholder} "
            f"ORDER BY leaf_index LIMIT {PAGE}")
@@ -67,19 +54,46 @@ def _fetch_pages(conn: Connection, pages: queue.Queue[list[Any] | BaseException 
     cursor = driver.cursor(binary=True) if conn.dialect.name == "postgresql" else driver.cursor()  # type: ignore[union-attr]
     try:
         after = -1
-        while not stop.is_set():
+        while stop is None or not stop.is_set():
             cursor.execute(sql, (after,))
-            rows = cursor.fetchall()
+            rows = list(cursor.fetchall())
             if rows:
-                pages.put(list(rows))
+                yield rows
             if len(rows) < PAGE:
-                break
+                return
             after = rows[-1][0]
-        pages.put(None)
-    except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
-        pages.put(exc)
     finally:
         cursor.close()
+
+
+def _prefetched(conn: Connection) -> Iterator[list[Any]]:
+    """``_pages``, fetched one page ahead on another thread."""
+    pages: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in _pages(conn, stop):
+                pages.put(page)
+            pages.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            pages.put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while (page := pages.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # let it finish its page and leave the connection free
+            try:
+                pages.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        fetcher.join()
 
 
 def verify(rt: Runtime, update_witness: bool = True) -> Report:
