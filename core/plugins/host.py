@@ -39,7 +39,8 @@ class PluginHost:
     """Every registered plugin, and the one way to call one of them."""
 
     def __init__(self, manager: pluggy.PluginManager, plugins: dict[str, Plugin], unloaded: Sequence[Unloaded],
-                 pseudonym_key: bytes, timeout: float, purposes: dict[str, PurposeFacts] | None = None) -> None:
+                 pseudonym_key: bytes, timeout: float, purposes: dict[str, PurposeFacts] | None = None,
+                 runtime: Runtime | None = None) -> None:
         self.manager = manager
         self.plugins = plugins
         # The catalogue's purposes (legal basis, categories): neither ever changes for a name
@@ -50,7 +51,8 @@ class PluginHost:
         self.calls = IsolatedCalls(timeout)
         # The server's background worker, when one runs in this process (core.plugins.worker).
         self.worker: ElectedWorker | None = None
-        self._runtime: Runtime | None = None
+        # The runtime the host delivers events with (deliver_soon); None for a host with no plugins.
+        self._runtime = runtime
 
     @classmethod
     def empty(cls) -> PluginHost:
@@ -155,7 +157,5 @@ def start(rt: Runtime, given: Sequence[Any] = ()) -> PluginHost:
                 load_catalogue(conn, plugin.purposes_brought, source=plugin.name)
         # What decisions rest on comes from the catalogue as stored, never from a declaration.
         purposes = {e.name: PurposeFacts(e.legal_basis, frozenset(e.categories)) for e in catalogue(conn)}
-    host = PluginHost(loaded.manager, plugins, loaded.unloaded, key, rt.settings.PLUGIN_TIMEOUT, purposes)
-    host._runtime = rt
-    return host
+    return PluginHost(loaded.manager, plugins, loaded.unloaded, key, rt.settings.PLUGIN_TIMEOUT, purposes, rt)
 

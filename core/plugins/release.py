@@ -29,7 +29,7 @@ from core.models import iso_utc, subjects
 from core.plugins.host import PluginHost
 from core.plugins.models import plugin_holdings
 from core.plugins.registry import Plugin
-from core.policy import Decision, ReleaseFacts, decide_release
+from core.policy import ReleaseFacts, decide_release
 from plugins.api import SubjectView
 
 if TYPE_CHECKING:

@@ -40,7 +40,6 @@ from core.plugins.storage import MAX_VALUE_BYTES
 from core.runtime import Runtime
 from plugins.api import CandidateQuery, NotHeld, NotReleased, Purged, RankedCandidate, StoredData
 from tests.acceptance.test_at_rest import raw_database_bytes
-from tests.conftest import POSTGRES_URL
 from tests.plugins.conftest import make_plugin
 from tests.plugins.helpers import OCCUPATIONS, SKILLS, audit_entries, base, fill_dossier, grant, trigger
 
