@@ -7,7 +7,6 @@ action, purposes, category names, decision and reason, request id); never a valu
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,9 +14,6 @@ from typing import Any
 from core.models import iso_utc
 
 ENTRY_VERSION = 1
-
-# The id of the HTTP request being served, set by the request log; None outside requests.
-request_id_var: ContextVar[str | None] = ContextVar("dossier_request_id", default=None)
 
 
 @dataclass(frozen=True, slots=True)

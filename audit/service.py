@@ -1,22 +1,36 @@
-"""Audit use cases: sequencing, checkpoints, proofs, the auditor's entries, the seeker's access log."""
+"""Audit use cases: sequencing, checkpoints, proofs, the auditor's entries, the seeker's access log,
+and ``dossier audit verify`` and ``dossier audit export``.
+
+Verification integrates what is queued, then recomputes every leaf hash and the tree from the
+stored entry bytes, and checks every kept checkpoint's signature and root with the public key.
+A witness file in the instance folder (outside the database) remembers the last checkpoint that
+verified, so that restoring an older database (a rollback) is detected too.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from audit import log
-from audit.entries import Entry, parse, request_id_var
+from audit import store
+from audit.entries import parse
 from audit.merkle import consistency_path, inclusion_path
-from audit.models import audit_leaves
-from core.access import authorize, require_role
+from audit.models import audit_checkpoints, audit_leaves
+from audit.verifier import EXPORT_FORMAT, Report, verify_log
+from core.access import authorize, record, require_role
 from core.errors import InvalidInput, NotFound
+from core.files import write_private_json
 from core.identity.roles import Actor, Role
-from core.models import accounts
-from core.policy import Action
+from core.models import accounts, iso_utc
+from core.policy import Action, Decision
 from core.runtime import Runtime
+
+WITNESS_FILE = "audit-witness.json"
 
 STAFF = {Role.ADVISOR.value, Role.ADMIN.value, Role.AUDITOR.value}
 
@@ -31,7 +45,7 @@ def sequence(rt: Runtime) -> int:
     added = 0
     while True:
         with rt.transaction() as conn:
-            count = log.integrate(
+            count = store.integrate(
                 conn, rt.signing, rt.clock(), batch=SEQUENCE_BATCH, checkpoint_every=rt.settings.AUDIT_CHECKPOINT_EVERY,
                 checkpoint_after=timedelta(seconds=rt.settings.AUDIT_CHECKPOINT_SECONDS),
             )
@@ -46,14 +60,14 @@ def checkpoint(rt: Runtime, actor: Actor) -> dict[str, Any]:
     return checkpoint_now(rt).as_dict()
 
 
-def checkpoint_now(rt: Runtime) -> log.Checkpoint:
+def checkpoint_now(rt: Runtime) -> store.Checkpoint:
     """Sequence what is queued, then the latest checkpoint, signing one if the tree has grown."""
     sequence(rt)
     with rt.transaction() as conn:
-        size = log.tree_size(conn, lock=True)
-        latest = log.latest_checkpoint(conn)
+        size = store.tree_size(conn, lock=True)
+        latest = store.latest_checkpoint(conn)
         if latest is None or latest.tree_size < size:
-            latest = log.sign_checkpoint(conn, rt.signing, size, rt.clock())
+            latest = store.sign_checkpoint(conn, rt.signing, size, rt.clock())
     return latest
 
 
@@ -61,7 +75,7 @@ def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> di
     require_role(actor, Role.AUDITOR, Role.SEEKER)
     sequence(rt)
     with rt.engine.connect() as conn:
-        current = log.tree_size(conn)
+        current = store.tree_size(conn)
         if not 0 <= leaf_index < size <= current:
             raise InvalidInput("Il faut 0 <= leaf_index < tree_size <= la taille de l'arbre.",
                                errors={"tree_size": [f"the tree holds {current} entries"]})
@@ -69,7 +83,7 @@ def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> di
             subject = conn.execute(select(audit_leaves.c.subject_ref).where(audit_leaves.c.leaf_index == leaf_index)).scalar()
             if subject is None or subject != actor.subject_id:
                 raise NotFound()  # a seeker proves only entries about them
-        path = inclusion_path(log.subtree_reader(conn), leaf_index, size)
+        path = inclusion_path(store.subtree_reader(conn), leaf_index, size)
     return {"leaf_index": leaf_index, "tree_size": size, "hashes": [h.hex() for h in path]}
 
 
@@ -77,11 +91,11 @@ def consistency_proof(rt: Runtime, actor: Actor, first: int, second: int) -> dic
     require_role(actor, Role.AUDITOR)
     sequence(rt)
     with rt.engine.connect() as conn:
-        current = log.tree_size(conn)
+        current = store.tree_size(conn)
         if not 0 < first <= second <= current:
             raise InvalidInput("Il faut 0 < first <= second <= la taille de l'arbre.",
                                errors={"second": [f"the tree holds {current} entries"]})
-        path = consistency_path(log.subtree_reader(conn), first, second)
+        path = consistency_path(store.subtree_reader(conn), first, second)
     return {"first": first, "second": second, "hashes": [h.hex() for h in path]}
 
 
@@ -107,8 +121,7 @@ def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | N
     with rt.transaction() as conn:
         rows = conn.execute(query.limit(limit + 1)).all()
         # Reading the log is itself recorded: who read it, and with which filter on a subject.
-        log.append(conn, Entry(now, actor.account_id, actor.role.value, actor.client_id, subject, "audit:log:read",
-                               (), (), "allow", "auditor", request_id_var.get()))
+        record(conn, actor, Decision.recorded(Action.AUDIT_LOG_READ, subject, (), "auditor"), now)
     items = [{"leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(), **parse(r.canonical)} for r in rows[:limit]]
     return {"entries": items, "next_after": items[-1]["leaf_index"] if len(rows) > limit else None}
 
@@ -149,3 +162,41 @@ def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any
         }
         for index, e in parsed
     ]
+
+
+# -- verification and export --------------------------------------------------------------
+
+
+def verify(rt: Runtime, update_witness: bool = True) -> Report:
+    # A checkpoint over everything there is, so that the witness remembers all that was verified.
+    # A tampered store may not even let one be signed; the verification below says what is wrong.
+    try:
+        checkpoint_now(rt)
+    except SQLAlchemyError:
+        update_witness = False
+    witness_path = rt.settings.instance_path / WITNESS_FILE
+    trusted = [json.loads(witness_path.read_text())["jws"]] if witness_path.is_file() else []
+    jwks = rt.signing.jwks()
+    with rt.engine.connect() as conn:
+        checkpoints = list(conn.execute(select(audit_checkpoints.c.jws).order_by(audit_checkpoints.c.tree_size)).scalars())
+        report = verify_log(store.leaves(conn), checkpoints, jwks, trusted, expected_size=store.tree_size(conn))
+        latest = store.latest_checkpoint(conn)
+    if report.ok and update_witness and latest is not None:
+        write_private_json(witness_path, latest.as_dict())
+    return report
+
+
+def export(rt: Runtime, path: Path) -> int:
+    """Write the log and its checkpoints as JSON lines for the stand-alone verifier; return the size."""
+    sequence(rt)
+    with rt.engine.connect() as conn, path.open("w", encoding="utf-8") as fh:
+        size = store.tree_size(conn)
+        count = conn.execute(select(func.count()).select_from(audit_leaves)).scalar_one()
+        fh.write(json.dumps({"format": EXPORT_FORMAT, "tree_size": size, "exported_at": iso_utc(rt.clock()),
+                             "leaves_present": count}) + "\n")
+        for index, canonical, recorded in store.leaves(conn):
+            fh.write(json.dumps({"leaf_index": index, "leaf_hash": recorded.hex() if recorded else None,
+                                 "entry": canonical.decode("utf-8")}, ensure_ascii=False) + "\n")
+        for token in conn.execute(select(audit_checkpoints.c.jws).order_by(audit_checkpoints.c.tree_size)).scalars():
+            fh.write(json.dumps({"checkpoint": token}) + "\n")
+    return size

@@ -42,6 +42,6 @@ def consistency(actor: Actor, query: dict[str, Any]) -> dict[str, Any]:
 
 
 @api.operation("/seekers/<uuid:subject_id>/access-log", summary="Qui a consulté mon dossier / who accessed my data",
-               tags=TAGS, response=schemas.AccessLogItemSchema(many=True), errors=(403, 404, 410), authorizes=True)
+               tags=TAGS, response=schemas.AccessLogItemSchema(many=True), errors=(403, 404, 410))
 def access_log(actor: Actor, subject_id: str) -> list[dict[str, Any]]:
     return service.access_log(runtime(), actor, subject_id)

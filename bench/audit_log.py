@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from audit import log as audit_log  # noqa: E402
+from audit import store as audit_store  # noqa: E402
 from audit.entries import Entry  # noqa: E402
 from audit.models import audit_queue  # noqa: E402
-from audit.verify import verify  # noqa: E402
+from audit.service import verify  # noqa: E402
 from consent.store import load_catalogue  # noqa: E402
 from core.app import create_app  # noqa: E402
 from core.bootstrap import initialise  # noqa: E402
@@ -82,7 +82,7 @@ def run(database: str, entries: int, seconds: float) -> None:
             count, started = 0, time.perf_counter()
             while time.perf_counter() - started < seconds:
                 with rt.transaction() as conn:
-                    audit_log.append(conn, entry(count))
+                    audit_store.append(conn, entry(count))
                 count += 1
             appends = count / (time.perf_counter() - started)
             # Fill the queue to the size asked, in bulk, then sequence it.
@@ -99,7 +99,7 @@ def run(database: str, entries: int, seconds: float) -> None:
             integrated = 0
             while True:
                 with rt.transaction() as conn:
-                    added = audit_log.integrate(conn, rt.signing, rt.clock(), batch=20_000, checkpoint_every=100_000,
+                    added = audit_store.integrate(conn, rt.signing, rt.clock(), batch=20_000, checkpoint_every=100_000,
                                                 checkpoint_after=timedelta(days=1))
                 integrated += added
                 if not added:

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class Settings:
     TOKEN_TTL: int = 3600
     TOKEN_LEEWAY: int = 30
     # Verified tokens are remembered until they expire so that the signature is not checked on
-    # every request (DESIGN.md section 10: Ed25519 verification is a real share of a request).
+    # every request (docs/design.md: Ed25519 verification is a real share of a request).
     TOKEN_CACHE_SIZE: int = 10_000
     DATA_KEY_CACHE_SIZE: int = 4096
     KEY_PROVIDER: str = "local"
@@ -52,7 +52,7 @@ class Settings:
     # The controller named on consent receipts.
     CONTROLLER_NAME: str = "Service public de l'emploi (instance de démonstration)"
     CONTROLLER_CONTACT: str = "dpo@dossier.example"
-    # A new audit checkpoint at least every N entries or T seconds (DESIGN.md section 7).
+    # A new audit checkpoint at least every N entries or T seconds (docs/design.md).
     AUDIT_CHECKPOINT_EVERY: int = 1000
     AUDIT_CHECKPOINT_SECONDS: int = 60
     # How often (seconds) each server worker sequences queued audit entries into the tree; 0: never.
@@ -61,8 +61,13 @@ class Settings:
     # a blocked plugin never runs, built-in or not (docs/plugins.md).
     PLUGINS_ENABLED: tuple[str, ...] = ()
     PLUGINS_BLOCKED: tuple[str, ...] = ()
+    # Each plugin's own settings, by plugin name (``[plugins.matching]`` in the instance file, or
+    # DOSSIER_PLUGINS as a JSON object); checked against what the plugin declares at start-up.
+    PLUGINS: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds a plugin's hook may take before the gateway gives up on it (the call is isolated).
     PLUGIN_TIMEOUT: float = 5.0
+    # Seconds a plugin's process start (dossier_process_started: building an index) may take.
+    PLUGIN_START_TIMEOUT: float = 60.0
     # How often (seconds) the server delivers queued events to plugins and retries unconfirmed
     # purges; 0: events are delivered right after the change commits, in the same request.
     PLUGIN_DISPATCH_INTERVAL: float = 1.0
@@ -102,6 +107,7 @@ _MINIMUM: dict[str, float] = {
     "AUDIT_SEQUENCE_INTERVAL": 0,
     "SERVE_WORKERS": 1,
     "PLUGIN_TIMEOUT": 0.01,
+    "PLUGIN_START_TIMEOUT": 0.01,
     "PLUGIN_DISPATCH_INTERVAL": 0,
     "PLUGIN_PURGE_RETRY_SECONDS": 1,
 }
@@ -136,7 +142,8 @@ def _validated(raw: Mapping[str, tuple[Any, str]]) -> Settings:
         if key not in known:
             # Unknown DOSSIER_* variables are most often typos: refuse rather than ignore.
             raise ConfigError(f"{origin}: unknown setting {key}")
-        default = known[key].default
+        spec = known[key]
+        default = spec.default if spec.default is not MISSING else spec.default_factory()  # type: ignore[operator]
         values[key] = _coerce(key, value, type(default), origin)
         if key in _CHOICES and values[key] not in _CHOICES[key]:
             raise ConfigError(f"{origin}: must be one of {', '.join(_CHOICES[key])}, got {value!r}")
@@ -150,6 +157,17 @@ def _validated(raw: Mapping[str, tuple[Any, str]]) -> Settings:
 
 
 def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
+    if kind is dict:
+        # Each plugin's table of settings: a TOML table of tables, or a JSON object of objects.
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ConfigError(f"{origin}: expected a JSON object of plugin settings") from None
+        if not isinstance(value, dict) or not all(isinstance(k, str) and _NAME.match(k) and isinstance(v, dict)
+                                                  for k, v in value.items()):
+            raise ConfigError(f"{origin}: expected a table of plugin names (a-z, 0-9, _), each a table of settings")
+        return {name: dict(table) for name, table in value.items()}
     if kind is tuple:
         # A list of names: a TOML array, a JSON array, or a comma-separated string.
         if isinstance(value, str):

@@ -1,4 +1,4 @@
-"""The default purpose catalogue (DESIGN.md section 4) and its loading.
+"""The default purpose catalogue (docs/design.md) and its loading.
 
 A public body can rarely rest on consent for its core task (EDPB guidelines 05/2020, 3.1.1): the
 dossier is kept under the public task, and consent covers only the optional purposes, each

@@ -1,4 +1,4 @@
-"""Purpose names (DESIGN.md section 4). Every decision and audit entry names one."""
+"""Purpose names (docs/design.md). Every decision and audit entry names one."""
 
 from __future__ import annotations
 

@@ -65,20 +65,40 @@ class PublicationSchema(Schema):
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
 
 
+class ControllerSchema(Schema):
+    name = fields.String()
+    contact = fields.String()
+
+
+class ReceiptNoticeSchema(Schema):
+    version = fields.Integer()
+    sha256 = fields.String(metadata={"description": "SHA-256 of the notice's exact texts (hex)"})
+
+
+class RecordedBySchema(Schema):
+    role = fields.String()
+    account = fields.String()
+
+
 class ReceiptSchema(Schema):
+    """A consent receipt (ISO/IEC 27560 and Kantara consent-receipt fields) and its signature."""
+
     receipt_id = fields.String()
-    version = fields.String()
+    version = fields.String(metadata={"description": "dossier-consent-receipt/1"})
     timestamp = fields.String()
-    controller = fields.Dict()
+    jurisdiction = fields.String()
+    controller = fields.Nested(ControllerSchema)
     subject_ref = fields.String()
     purpose = fields.String()
     categories = fields.List(fields.String())
+    recipients = fields.List(fields.String())
     legal_basis = fields.String()
-    notice = fields.Dict()
-    state = fields.String()
+    retention_days = fields.Integer()
+    notice = fields.Nested(ReceiptNoticeSchema)
+    state = fields.String(metadata={"enum": ["granted", "withdrawn"]})
     expires_at = fields.String(allow_none=True)
-    collection_method = fields.String()
-    recorded_by = fields.Dict()
+    collection_method = fields.String(metadata={"enum": list(CHANNELS)})
+    recorded_by = fields.Nested(RecordedBySchema)
     jws = fields.String(metadata={"description": "compact JWS of the receipt, key in /.well-known/jwks.json"})
 
 

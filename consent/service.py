@@ -21,6 +21,7 @@ from core.identity.roles import Actor, Role
 from core.identity.signing import KeyUse
 from core.models import as_utc, iso_utc, new_id
 from core.plugins import outbox, purges
+from core.plugins.gateway import PluginGateway
 from core.policy import Action
 from core.runtime import Runtime
 
@@ -51,21 +52,22 @@ def consents_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, An
     return [_overview(entry, states.get(entry.name), now) for entry in entries]
 
 
-def grant(rt: Runtime, actor: Actor, subject_id: str, purpose: str, notice_version: int,
+def grant(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, purpose: str, notice_version: int,
           channel: str = "web", expires_at: datetime | None = None) -> dict[str, Any]:
     with rt.transaction() as conn:
-        receipt = _grant(rt, conn, actor, subject_id, purpose, notice_version, channel, expires_at)
+        receipt = _grant(rt, plugins, conn, actor, subject_id, purpose, notice_version, channel, expires_at)
         if purpose in PUBLICATION_PURPOSES:
-            outbox.emit(rt, conn, "dossier_profile_published", subject_id)
+            outbox.emit(rt, plugins, conn, outbox.Event.PROFILE_PUBLISHED, subject_id, request_id=actor.request_id)
         return receipt
 
 
-def withdraw(rt: Runtime, actor: Actor, subject_id: str, purpose: str, channel: str = "web") -> dict[str, Any]:
+def withdraw(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, purpose: str,
+             channel: str = "web") -> dict[str, Any]:
     with rt.transaction() as conn:
-        return _withdraw(rt, conn, actor, subject_id, purpose, channel)
+        return _withdraw(rt, plugins, conn, actor, subject_id, purpose, channel)
 
 
-def publish(rt: Runtime, actor: Actor, subject_id: str, notice_versions: dict[str, int] | None,
+def publish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, notice_versions: dict[str, int] | None,
             channel: str = "web") -> list[dict[str, Any]]:
     """Publishing the profile grants matching and activity access together, in one transaction."""
     with rt.transaction() as conn:
@@ -75,12 +77,12 @@ def publish(rt: Runtime, actor: Actor, subject_id: str, notice_versions: dict[st
         if unknown:
             raise InvalidInput("La publication ne couvre que profile.matching et activity.advisor_access.",
                                errors={"notice_versions": ["only profile.matching and activity.advisor_access"]})
-        receipts = [_grant(rt, conn, actor, subject_id, p, versions[p], channel, None) for p in PUBLICATION_PURPOSES]
-        outbox.emit(rt, conn, "dossier_profile_published", subject_id)
+        receipts = [_grant(rt, plugins, conn, actor, subject_id, p, versions[p], channel, None) for p in PUBLICATION_PURPOSES]
+        outbox.emit(rt, plugins, conn, outbox.Event.PROFILE_PUBLISHED, subject_id, request_id=actor.request_id)
         return receipts
 
 
-def unpublish(rt: Runtime, actor: Actor, subject_id: str, channel: str = "web") -> list[dict[str, Any]]:
+def unpublish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, channel: str = "web") -> list[dict[str, Any]]:
     """Unpublishing withdraws both publication consents (those still granted)."""
     with rt.transaction() as conn:
         _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_WITHDRAW, channel, rt.clock())
@@ -88,7 +90,7 @@ def unpublish(rt: Runtime, actor: Actor, subject_id: str, channel: str = "web") 
         granted = [p for p in PUBLICATION_PURPOSES if states.get(p, {}).get("state") == "granted"]
         if not granted:
             raise Conflict("Le profil n'est pas publié / the profile is not published.")
-        return [_withdraw(rt, conn, actor, subject_id, p, channel) for p in granted]
+        return [_withdraw(rt, plugins, conn, actor, subject_id, p, channel) for p in granted]
 
 
 def receipts_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
@@ -131,8 +133,8 @@ def _entry(conn: Connection, purpose: str) -> store.CatalogueEntry:
     return entry
 
 
-def _grant(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purpose: str, notice_version: int,
-           channel: str, expires_at: datetime | None) -> dict[str, Any]:
+def _grant(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str, purpose: str,
+           notice_version: int, channel: str, expires_at: datetime | None) -> dict[str, Any]:
     now = rt.clock()
     _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_GRANT, channel, now)
     entry = _entry(conn, purpose)
@@ -143,11 +145,13 @@ def _grant(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purpose
     if expires_at is not None and expires_at <= now:
         raise InvalidInput("La date d'expiration doit être future.", errors={"expires_at": ["must be in the future"]})
     receipt = _record(rt, conn, actor, subject_id, entry, "granted", channel, expires_at, now)
-    outbox.emit(rt, conn, outbox.CONSENT_GRANTED, subject_id, payload={"purpose": purpose})
+    outbox.emit(rt, plugins, conn, outbox.Event.CONSENT_GRANTED, subject_id, payload={"purpose": purpose},
+                request_id=actor.request_id)
     return receipt
 
 
-def _withdraw(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purpose: str, channel: str) -> dict[str, Any]:
+def _withdraw(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str, purpose: str,
+              channel: str) -> dict[str, Any]:
     now = rt.clock()
     _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_WITHDRAW, channel, now)
     entry = _entry(conn, purpose)
@@ -157,7 +161,7 @@ def _withdraw(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purp
     receipt = _record(rt, conn, actor, subject_id, entry, "withdrawn", channel, None, now, state["notice_version"])
     # NOTE: invariant 3: the plugins' copies go in this transaction, and their holders are asked
     # to purge the rest before the withdrawal answers.
-    purges.schedule(rt, conn, subject_id, purpose, purges.CONSENT_WITHDRAWN, now)
+    purges.schedule(rt, plugins, conn, subject_id, purpose, purges.Cause.CONSENT_WITHDRAWN, now, actor.request_id)
     return receipt
 
 

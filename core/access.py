@@ -1,8 +1,10 @@
-"""Authorising one access: load the facts, ask the policy, and refuse or go on.
+"""The one path of every decision: load the facts, ask the policy, record the decision, go on or refuse.
 
-Every service that touches personal data calls ``authorize`` first, inside its transaction.
-This is the one place where a decision is taken (and where the audit append belongs: the next
-step of the design records each decision here, in the same transaction).
+``authorize`` decides what a person (or a service client) may do to a subject's dossier;
+``authorize_release`` what a plugin may receive of it. Both load their facts with the same
+statement, ask the pure decision point (``core.policy``), and append the decision's audit entry,
+allowed or denied, in the caller's transaction (invariant 2). ``record`` appends the entry of an
+act that the rules do not decide (a purge confirmed, the log read by an auditor).
 """
 
 from __future__ import annotations
@@ -11,23 +13,24 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.engine import Connection
 
+from audit import store as audit_store
+from audit.entries import Entry
+from consent.store import live_consent_clause
 from core.crypto.sealing import WrappedKey
 from core.db import Prepared
-from core.errors import Forbidden, Gone, NotFound, Unauthenticated
-from core.identity.checks import ACCOUNT_OPEN, account_parameters
+from core.dossier.store import lock_subject_for_share
+from core.errors import Forbidden, Gone, NotFound, Refusal
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
-from audit import log as audit_log
-from audit.entries import Entry, request_id_var
-from consent.store import live_consent_clause
-from core.policy import READ_ACTIONS, Action, Decision, Facts, consents_consulted, decide, relation_of
+from core.policy import READ_ACTIONS, Action, Decision, Facts, ReleaseFacts, consents_consulted, decide, decide_release, relation_of
 
 
-class AccessRefused(Exception):
+class AccessRefused(Refusal):
     """The policy denied an access. ``decision`` says why; the HTTP layer maps it."""
 
     def __init__(self, decision: Decision) -> None:
@@ -43,23 +46,28 @@ class Authorized:
     key: WrappedKey
 
 
+@dataclass(frozen=True, slots=True)
+class PurposeFacts:
+    """What the catalogue says of a purpose: its legal basis and categories (never changed under its name)."""
+
+    legal_basis: str
+    categories: frozenset[str]
+
+
 @functools.cache
-def _facts_query(action: Action) -> Prepared:
-    """One statement: the subject's key, the caller's assignment, and each consent the action consults."""
-    assigned = exists().where(
-        seeker_assignments.c.subject_id == subjects.c.id,
-        seeker_assignments.c.advisor_id == bindparam("actor_id"),
-    )
-    consents = [
-        exists().where(live_consent_clause(subjects.c.id, purpose, bindparam("now"))).label(purpose)
-        for purpose in consents_consulted(action)
-    ]
-    query = select(
-        subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at, ACCOUNT_OPEN, assigned, *consents
-    ).where(subjects.c.id == bindparam("subject_id"))
-    # A write locks the subject's row (PostgreSQL; SQLite's write transaction already holds the
-    # lock): an erasure or another write cannot slip between this decision and the write.
-    return Prepared(query if action in READ_ACTIONS else query.with_for_update(of=subjects))
+def _facts_statement(consents: tuple[str, ...], assignment: bool, for_update: bool) -> Prepared:
+    """One statement: the subject's key, whether it is erased, the caller's assignment to it (for a
+    person) and whether each of ``consents`` is live now."""
+    columns: list[Any] = [subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at]
+    if assignment:
+        columns.append(exists().where(seeker_assignments.c.subject_id == subjects.c.id,
+                                      seeker_assignments.c.advisor_id == bindparam("actor_id")))
+    columns += [exists().where(live_consent_clause(subjects.c.id, purpose, bindparam("now"))).label(purpose)
+                for purpose in consents]
+    query = select(*columns).where(subjects.c.id == bindparam("subject_id"))
+    # A person's write locks the subject's row (PostgreSQL; SQLite's write transaction already
+    # holds the lock): an erasure or another write cannot slip between the decision and the write.
+    return Prepared(query.with_for_update(of=subjects) if for_update else query)
 
 
 def authorize(
@@ -74,26 +82,20 @@ def authorize(
     """Decide ``action`` on ``subject_id`` for ``actor``; raise unless it is allowed.
 
     Raises NotFound for an unknown subject, AccessRefused when the policy denies, and Gone when
-    the subject was erased (only an actor related to the subject learns that).
+    the subject was erased (only an actor related to the subject learns that). Whether the
+    actor's account is open was checked when the request resolved its actor.
     """
-    parameters = {"subject_id": subject_id, "now": now, **account_parameters(actor)}
-    rows = _facts_query(action).rows(conn, parameters)
-    row = rows[0] if rows else None
-    if row is None:
-        if not conn.execute(_ACCOUNT_OPEN, parameters).scalar():
-            raise Unauthenticated()
+    consents = consents_consulted(action)
+    rows = _facts_statement(consents, True, action not in READ_ACTIONS).rows(
+        conn, {"subject_id": subject_id, "now": now, "actor_id": actor.account_id})
+    if not rows:
         raise NotFound()
-    wrapped_dek, kek_version, erased_at, account_open, assigned, *consented = row
-    # NOTE: the account is checked here, in the same statement as the facts: a closed account's
-    # token is refused even where the HTTP layer left the check to this point.
-    if not account_open:
-        raise Unauthenticated()
-    live = frozenset(p for p, granted in zip(consents_consulted(action), consented, strict=True) if granted)
-    facts = Facts(subject_id, relation_of(actor, subject_id, bool(assigned)), live)
-    decision = decide(actor, action, facts, requested)
+    wrapped_dek, kek_version, erased_at, assigned, *consented = rows[0]
+    live = frozenset(p for p, granted in zip(consents, consented, strict=True) if granted)
+    decision = decide(actor, action, Facts(subject_id, relation_of(actor, subject_id, bool(assigned)), live), requested)
     # NOTE: invariant 2: the decision is recorded in this transaction, allowed or denied, before
     # anything is read or written; a refusal commits its record and nothing else.
-    audit_log.append(conn, entry_for(actor, decision, now))
+    record(conn, actor, decision, now)
     if not decision:
         raise AccessRefused(decision)
     if erased_at is not None or wrapped_dek is None:
@@ -101,23 +103,59 @@ def authorize(
     return Authorized(decision, WrappedKey(kek_version, wrapped_dek))
 
 
-_ACCOUNT_OPEN = select(ACCOUNT_OPEN)
+def authorize_release(
+    conn: Connection,
+    plugin: Actor,
+    declared: frozenset[str],
+    subject_id: str,
+    purpose: str,
+    known: PurposeFacts | None,
+    *,
+    now: datetime,
+) -> Authorized | None:
+    """Decide what of ``declared`` (a plugin's categories) ``plugin`` may receive of ``subject_id``
+    under ``purpose`` now; None when refused (the refusal is recorded) or the subject is unknown.
+
+    ``known`` is what the catalogue says of the purpose (None when it is not in it).
+
+    NOTE: invariant 3: a consent purpose releases nothing unless its consent is live now. The
+    subject's row is locked for share first, in a statement of its own: a withdrawal (which holds
+    it for update) has then committed or not begun, and the facts statement, with a fresh snapshot
+    on PostgreSQL, sees its outcome.
+    """
+    lock_subject_for_share(conn, subject_id)
+    rows = _facts_statement((purpose,), False, False).rows(conn, {"subject_id": subject_id, "now": now})
+    if not rows:
+        return None
+    wrapped_dek, kek_version, erased_at, consent_live = rows[0]
+    facts = ReleaseFacts(
+        subject_id, purpose, known.legal_basis if known else None, known.categories if known else frozenset(),
+        bool(consent_live), erased_at is not None or wrapped_dek is None,
+    )
+    decision = decide_release(declared, facts)
+    record(conn, plugin, decision, now)
+    return Authorized(decision, WrappedKey(kek_version, wrapped_dek)) if decision else None
+
+
+def record(conn: Connection, actor: Actor, decision: Decision, now: datetime) -> None:
+    """Append the audit entry of ``decision`` in the caller's transaction."""
+    audit_store.append(conn, entry_for(actor, decision, now))
 
 
 def entry_for(actor: Actor, decision: Decision, now: datetime) -> Entry:
     """The audit entry of a decision: references and names, never a value."""
     return Entry(
         at=now,
-        actor_id=actor.account_id,
+        actor_id=actor.account_id or None,
         actor_role=actor.role.value,
         client_id=actor.client_id,
-        subject_ref=decision.subject_id,
+        subject_ref=decision.subject_id or None,
         action=decision.action.value,
         purposes=decision.purposes,
         categories=tuple(sorted(decision.categories)),
         decision="allow" if decision else "deny",
         reason=decision.reason,
-        request_id=request_id_var.get(),
+        request_id=actor.request_id,
     )
 
 

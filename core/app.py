@@ -17,27 +17,31 @@ from audit.views import api as audit_api
 from consent.views import api as consent_api
 from core.db import schema_is_current
 from core.dossier.views import api as dossier_api
-from core.identity.clients import TOKEN_OPERATION, register_token_endpoint
 from core.http.api import ApiBlueprint
+from core.http.oauth import TOKEN_OPERATION, register_token_endpoint
 from core.http.openapi import build_spec
 from core.http.problems import register_error_handlers
 from core.http.requestlog import register_request_log
 from core.http.system import api as system_api
+from core.plugins import gateway as plugin_gateway
 from core.plugins.channels import channel_api
-from core.plugins.host import start as start_plugins
+from core.plugins.gateway import PluginGateway
+from core.plugins.startup import start_plugins
 from core.plugins.views import api as plugins_api
-from core.runtime import build_runtime
+from core.runtime import EXTENSION, build_runtime
 from core.taxonomy.views import api as taxonomy_api
 
 API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api, plugins_api)
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequence[Any] = ()) -> Flask:
+def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequence[Any] = (), start: bool = True) -> Flask:
     """Build the app: settings, logging, runtime (database, keys, tokens), plugins, routes, errors.
 
     ``plugins`` are plugin objects registered besides the built-in and enabled ones (tests, and
-    code that embeds the service). Raises ConfigError, with one line naming the problem, when a
+    code that embeds the service). With ``start``, the plugins are told that the service started
+    in this process (``dossier_process_started``); one-off commands and the server's master
+    process build the app without. Raises ConfigError, with one line naming the problem, when a
     setting is bad, the instance is not initialised or a plugin is refused.
     """
     settings = load_settings(test_config)
@@ -48,13 +52,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequenc
     rt = build_runtime(settings)
     try:
         _check_schema(rt.engine)
-        rt.plugins = start_plugins(rt, plugins)
+        gateway = PluginGateway(rt, start_plugins(rt, plugins))
         # With the channel endpoints that plugins declare (core.plugins.channels).
-        blueprints = (*API_BLUEPRINTS, channel_api(rt))
+        blueprints = (*API_BLUEPRINTS, channel_api(rt, gateway))
     except ConfigError:
         rt.engine.dispose()
         raise
-    app.extensions["dossier"] = rt
+    app.extensions[EXTENSION] = rt
+    app.extensions[plugin_gateway.EXTENSION] = gateway
     app.extensions["dossier.openapi"] = functools.cache(
         lambda: build_spec([op for bp in blueprints for op in bp.operations] + [TOKEN_OPERATION], "dossier", _version())
     )
@@ -63,6 +68,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequenc
     for api in blueprints:
         app.register_blueprint(api.blueprint)
     register_token_endpoint(app)
+    if start:
+        gateway.process_started()
     return app
 
 

@@ -1,4 +1,4 @@
-"""Data categories (DESIGN.md section 4): every stored field has exactly one.
+"""Data categories (docs/design.md): every stored field has exactly one.
 
 Dotted names; a prefix covers what is below it (``identity`` covers ``identity.contact``).
 """

@@ -17,6 +17,7 @@ from config.settings import ConfigError, load_settings
 from core.errors import DossierError
 from core.identity import accounts
 from core.identity.roles import PERSON_ROLES, Role
+from core.plugins.gateway import plugin_gateway
 from core.runtime import runtime
 
 
@@ -24,7 +25,8 @@ def _create_app() -> Flask:
     from core.app import create_app
 
     try:
-        return create_app()
+        # A one-off command: the plugins are not told of a process start (core.app.create_app).
+        return create_app(start=False)
     except ConfigError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
@@ -92,7 +94,7 @@ def demo_command() -> None:
     """Load demo accounts, employers, assignments and dossiers (idempotent)."""
     from core.demo import load_demo
 
-    for line in load_demo(runtime()):
+    for line in load_demo(runtime(), plugin_gateway()):
         click.echo(line)
 
 
@@ -217,7 +219,8 @@ def keys_rotate() -> None:
     """Add a key-encryption key version and rewrap every data key under it, while serving."""
     from core.crypto.rotation import rotate_keys
 
-    report = rotate_keys(runtime())
+    rt = runtime()
+    report = rotate_keys(rt.work, rt.sealer, rt.settings.KEYRING_RELOAD_INTERVAL)
     _print({"kek_version": report.version, "rewrapped": report.rewrapped})
 
 
@@ -234,17 +237,17 @@ def taxonomy() -> None:
 def taxonomy_import(path: Path | None, source: str | None) -> None:
     """Import the official ESCO CSV download (occupations_xx.csv, skills_xx.csv, relations), or a plugin's taxonomy."""
     from core.taxonomy.esco import TaxonomyImportError, import_esco
-    from core.taxonomy.sources import available, import_source
+    from core.taxonomy.sources import import_source
 
     if (path is None) == (source is None):
         raise click.UsageError("give exactly one of PATH or --source")
     try:
         if source is not None:
-            sources = available(runtime())
+            sources = plugin_gateway().taxonomy_sources()
             if source not in sources:
                 raise click.ClickException(f"no plugin provides a taxonomy named {source!r} (see `dossier taxonomy sources`)")
             plugin, found = sources[source]
-            report = import_source(runtime(), plugin, found)
+            report = import_source(runtime(), plugin_gateway(), plugin, found)
         else:
             with runtime().transaction() as conn:
                 report = import_esco(conn, path or Path("."))
@@ -261,9 +264,7 @@ def taxonomy_import(path: Path | None, source: str | None) -> None:
 @_friendly
 def taxonomy_sources() -> None:
     """List the taxonomies that plugins provide, as JSON lines."""
-    from core.taxonomy.sources import available
-
-    for name, (plugin, source) in sorted(available(runtime()).items()):
+    for name, (plugin, source) in sorted(plugin_gateway().taxonomy_sources().items()):
         _print({"name": name, "plugin": plugin, "description": source.description})
 
 
@@ -279,7 +280,7 @@ def plugins_list() -> None:
     """Print each plugin's manifest, source and health as JSON lines (installed but off ones too)."""
     from core.plugins.service import register_entries
 
-    for entry in register_entries(runtime()):
+    for entry in register_entries(runtime(), plugin_gateway()):
         _print(entry)
 
 
@@ -302,7 +303,7 @@ def plugins_dispatch() -> None:
     """Deliver queued events and retry due purges now (the server does it in the background)."""
     from core.plugins.worker import work
 
-    _print(work(runtime()))
+    _print(work(runtime(), plugin_gateway()))
 
 
 @cli.group("purposes")
@@ -345,7 +346,7 @@ def audit_group() -> None:
 @_friendly
 def audit_verify() -> None:
     """Verify the whole log and every checkpoint; exit 0 when intact, 1 naming the first bad entry."""
-    from audit.verify import verify
+    from audit.service import verify
 
     report = verify(runtime())
     if not report.ok:
@@ -361,7 +362,7 @@ def audit_verify() -> None:
 @_friendly
 def audit_export(path: Path) -> None:
     """Write the log and its checkpoints for the stand-alone verifier (python -m audit.verifier)."""
-    from audit.verify import export
+    from audit.service import export
 
     size = export(runtime(), path)
     click.echo(f"exported {size} entries to {path}")

@@ -1,7 +1,7 @@
 """The database engine and schema migrations.
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=NORMAL``: commits stay durable
-against a process crash and are ~10 times faster than ``FULL`` (DESIGN.md section 10).
+against a process crash and are ~10 times faster than ``FULL`` (docs/design.md).
 ``secure_delete`` overwrites freed pages so that a destroyed data key does not linger in the file.
 """
 
@@ -36,7 +36,7 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
         # reads cannot change before it writes (a deferred one would fail with SQLITE_BUSY).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # No pre-ping: it would cost a round trip on every checkout (DESIGN.md section 10: round trips
+    # No pre-ping: it would cost a round trip on every checkout (docs/design.md: round trips
     # are the main lever); connections are recycled instead, and a dropped one fails one request.
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
@@ -156,7 +156,7 @@ class Prepared:
     The SQL, the order of its parameters and the constants bound in it come from SQLAlchemy's own
     compilation (once per dialect); each value goes through the bind processor SQLAlchemy would
     apply, and each result column through its result processor, so the statement behaves as
-    ``conn.execute(statement, parameters)`` does; only the overhead goes (DESIGN.md section 10:
+    ``conn.execute(statement, parameters)`` does; only the overhead goes (docs/design.md:
     statement overhead is most of an audited read). Used for the few statements every request
     runs; everything else goes through SQLAlchemy as usual.
     """
@@ -236,7 +236,7 @@ class WriterLock:
 
     SQLite admits one writer at a time; a connection that finds the lock taken waits in its busy
     handler, which sleeps 1, 2, 5, 10 ... milliseconds between tries, so under load writers spend
-    more time asleep than writing (DESIGN.md section 10). Every audited request writes (its audit
+    more time asleep than writing (docs/design.md). Every audited request writes (its audit
     entry), so the workers queue here instead: on a lock file, released the instant the holder
     commits, and on a thread lock for threads of one process (the background sequencer).
     """

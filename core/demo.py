@@ -18,6 +18,7 @@ from core.errors import NotFound
 from core.identity import accounts
 from core.identity.roles import Actor, Role
 from core.models import employers
+from core.plugins.gateway import PluginGateway
 from core.runtime import Runtime
 
 DEMO_PASSWORD = "demo-dossier-2026"
@@ -63,7 +64,7 @@ SEEKERS: dict[str, dict[str, Any]] = {
 }
 
 
-def load_demo(rt: Runtime) -> Iterator[str]:
+def load_demo(rt: Runtime, plugins: PluginGateway) -> Iterator[str]:
     """Create what is missing; an existing demo account is left as it is."""
     employer_id = _employer(rt)
     made: dict[str, accounts.AccountInfo] = {}
@@ -76,7 +77,7 @@ def load_demo(rt: Runtime) -> Iterator[str]:
         seeker = _account(rt, username, Role.SEEKER)
         accounts.assign_seeker(rt, advisor.username, username)
         if not existed:
-            _fill(rt, seeker, advisor, content)
+            _fill(rt, plugins, seeker, advisor, content)
     accounts.assign_employer(rt, "conseillere.entreprises", employer_id)
     yield f"demo: {len(made) + len(SEEKERS)} accounts, password {DEMO_PASSWORD!r} (fictitious people only)"
     for username in [*made, *SEEKERS]:
@@ -105,15 +106,16 @@ def _employer(rt: Runtime) -> str:
     return found or accounts.create_employer(rt, DEMO_EMPLOYER)["id"]
 
 
-def _fill(rt: Runtime, seeker: accounts.AccountInfo, advisor: accounts.AccountInfo, content: dict[str, Any]) -> None:
+def _fill(rt: Runtime, plugins: PluginGateway, seeker: accounts.AccountInfo, advisor: accounts.AccountInfo,
+          content: dict[str, Any]) -> None:
     subject_id = seeker.subject_id or ""
     as_seeker = Actor(seeker.id, Role.SEEKER, subject_id=subject_id, client_id="dossier-demo")
     as_advisor = Actor(advisor.id, Role.ADVISOR, client_id="dossier-demo")
     service.put_identity(rt, as_seeker, subject_id, content["identity"])
-    service.patch_profile(rt, as_seeker, subject_id, content["profile"])
+    service.patch_profile(rt, plugins, as_seeker, subject_id, content["profile"])
     for kind, at, description in content["activities"]:
-        service.record_activity(rt, as_seeker, subject_id, {"kind": kind, "occurred_at": datetime.fromisoformat(at), "description": description})
+        service.record_activity(rt, plugins, as_seeker, subject_id, {"kind": kind, "occurred_at": datetime.fromisoformat(at), "description": description})
     for channel, at, summary in content["contacts"]:
-        service.record_contact(rt, as_advisor, subject_id, {"channel": channel, "occurred_at": datetime.fromisoformat(at), "summary": summary})
+        service.record_contact(rt, plugins, as_advisor, subject_id, {"channel": channel, "occurred_at": datetime.fromisoformat(at), "summary": summary})
     if content.get("publish"):
-        consent_service.publish(rt, as_seeker, subject_id, None)
+        consent_service.publish(rt, plugins, as_seeker, subject_id, None)

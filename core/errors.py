@@ -25,7 +25,14 @@ class NotFound(DossierError):
     slug, status = "not-found", 404
 
 
-class Gone(DossierError):
+class Refusal(Exception):
+    """An act refused after its refusal was recorded: the unit of work commits the record (the audit
+    entry, written before anything else) and raises on (core.unit_of_work)."""
+
+
+class Gone(DossierError, Refusal):
+    """The subject was erased; only an actor related to the subject learns it."""
+
     slug, status = "erased", 410
 
 

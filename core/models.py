@@ -148,7 +148,7 @@ class Record(Base):
 class SealedField(Base):
     """One field of a record, sealed under the subject's data key.
 
-    ``category`` is the field's data category (DESIGN.md section 4), kept in clear so that the
+    ``category`` is the field's data category (docs/design.md), kept in clear so that the
     policy's decision can select what to load and open without opening anything else.
     """
 

@@ -1,4 +1,4 @@
-"""The one access decision point (DESIGN.md section 3).
+"""The one access decision point (docs/design.md).
 
 ``decide`` is a pure function: it sees who acts, what they want to do, and facts the caller
 loaded (relation to the subject, live consents), and returns a Decision. It never touches Flask
@@ -19,7 +19,7 @@ from core.identity.roles import Actor, Role
 
 
 class Action(StrEnum):
-    """What an actor does to a dossier; ``source:object:verb`` names, as audit entries use."""
+    """Every action an audit entry records; ``source:object:verb`` names."""
 
     DOSSIER_READ = "dossier:dossier:read"
     DOSSIER_EXPORT = "dossier:dossier:export"
@@ -40,8 +40,12 @@ class Action(StrEnum):
     CONSENT_RECORD_IN_PERSON = "consent:consent:record"
     RECEIPTS_READ = "consent:receipt:read"
     ACCESS_LOG_READ = "audit:access_log:read"
-    # The gateway releases a view of the subject to a plugin (core.plugins.release).
+    # The gateway releases a view of the subject to a plugin (core.access.authorize_release).
     PLUGIN_RELEASE = "plugin:view:release"
+    # A plugin confirmed that it purged a subject's data (core.plugins.purges).
+    PLUGIN_PURGE = "plugin:data:purge"
+    # An auditor read the audit log (audit.service.entries), with the subject it filtered on.
+    AUDIT_LOG_READ = "audit:log:read"
 
 
 class Relation(StrEnum):
@@ -95,6 +99,12 @@ class Decision:
     def __bool__(self) -> bool:
         return self.allowed
 
+    @classmethod
+    def recorded(cls, action: Action, subject_id: str | None, purposes: tuple[str, ...], reason: str) -> Decision:
+        """An act that takes no decision of the rules but is recorded as done (a purge confirmed,
+        the log read by an auditor whose role alone allows it)."""
+        return cls(True, action, subject_id or "", purposes, frozenset(), reason, True)
+
     @property
     def consent_required(self) -> str | None:
         """The purpose whose missing consent is the reason for a denial, if that is the reason."""
@@ -120,7 +130,7 @@ SELF, ADVISOR = Relation.SELF, Relation.ASSIGNED_ADVISOR
 # What an exact lookup matches on, through the blind indexes.
 LOOKUP_KEYS = frozenset({"identity.national_id", "identity.contact"})
 
-# DESIGN.md section 2. The seeker has every right over their own dossier except recording
+# docs/design.md. The seeker has every right over their own dossier except recording
 # contacts (the service's record of its own acts) and validating their own declarations.
 RULES: tuple[Rule, ...] = (
     Rule(Action.DOSSIER_READ, SELF, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),

@@ -37,12 +37,13 @@ def start_background_work(app: Any) -> None:
     """The threads every server worker runs (one worker of the instance does the work): the audit
     sequencer, and the plugins' event delivery and purge retries."""
     from audit.sequencer import start_background_sequencer
+    from core.plugins.gateway import plugin_gateway
     from core.plugins.worker import start_background_worker
     from core.runtime import runtime
 
     rt = runtime(app)
     start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
-    start_background_worker(rt)
+    start_background_worker(rt, plugin_gateway(app))
 
 
 def post_worker_init(worker: Any) -> None:

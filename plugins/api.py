@@ -49,6 +49,24 @@ class StoredData:
 
 
 @dataclass(frozen=True)
+class PluginSetting:
+    """A setting the plugin reads, from the operator's ``PLUGINS`` setting (``[plugins.<name>]`` in
+    the instance file): checked at start-up, read as ``context.settings[name]``.
+
+    ``kind`` is ``str``, ``int``, ``float``, ``bool`` or ``tuple`` (a list of strings); ``default`` is
+    used when the operator gives none. ``choices`` limits a ``str``; ``minimum`` and ``maximum`` a number.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What a plugin is, why it processes data, what it reads, what it is told and what it keeps.
 
@@ -59,6 +77,7 @@ class Manifest:
       that the purpose covers, and only while the purpose's consent (or legal basis) allows.
     - ``events``: the event and lifecycle hooks it implements, by hook name.
     - ``stores``: what it keeps (see :class:`StoredData`).
+    - ``settings``: what the operator may configure (see :class:`PluginSetting`).
     """
 
     name: str
@@ -68,6 +87,7 @@ class Manifest:
     events: tuple[str, ...] = ()
     stores: tuple[StoredData, ...] = ()
     description: str = ""
+    settings: tuple[PluginSetting, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,7 +254,7 @@ class RankedCandidate:
     """One candidate of a ranking: the plugin's pseudonym for the seeker, a score and why.
 
     NOTE: a score ranks candidates for an employer to look at; it decides nothing about the
-    seeker (GDPR article 22, DESIGN.md section 8).
+    seeker (GDPR article 22, docs/design.md).
     """
 
     pseudonym: str
@@ -301,6 +321,21 @@ class TaxonomySource:
 # -- the context of a call ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoreChanges:
+    """What changed in one per-seeker store since a cursor (``SubjectStore.changes``).
+
+    ``changed``: (pseudonym, value) of each entry written since, and live; ``removed``: the
+    pseudonyms whose entry was deleted since (by the plugin, a withdrawal, a lapse, an erasure) or
+    is no longer live. ``cursor`` is what to pass next time; every change committed before the
+    call is in this answer or an earlier one.
+    """
+
+    cursor: int
+    changed: tuple[tuple[str, Any], ...] = ()
+    removed: tuple[str, ...] = ()
+
+
 class SubjectStore(Protocol):
     """The plugin's derived data about seekers, by pseudonym and declared store name.
 
@@ -315,6 +350,8 @@ class SubjectStore(Protocol):
     def delete(self, pseudonym: str, name: str | None = None) -> int: ...
 
     def items(self, name: str) -> Iterator[tuple[str, Any]]: ...
+
+    def changes(self, name: str, since: int = 0) -> StoreChanges: ...
 
 
 class SharedStore(Protocol):
@@ -344,6 +381,9 @@ class PluginContext(Protocol):
 
     @property
     def shared(self) -> SharedStore: ...
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
 
     @property
     def log(self) -> logging.Logger: ...

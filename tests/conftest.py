@@ -105,6 +105,7 @@ from core.crypto.keyring import LocalKeyring  # noqa: E402
 from core.identity import accounts  # noqa: E402
 from core.identity.roles import Role  # noqa: E402
 from core.identity.signing import SigningKeys  # noqa: E402
+from core.plugins.gateway import PluginGateway, plugin_gateway  # noqa: E402
 from core.runtime import Runtime, instance_files, runtime  # noqa: E402
 from consent.store import load_catalogue  # noqa: E402
 from core.taxonomy.service import load_default  # noqa: E402
@@ -140,6 +141,12 @@ def app(instance: Path, database_url: str) -> Iterator[Flask]:
 @pytest.fixture
 def rt(app: Flask) -> Runtime:
     return runtime(app)
+
+
+@pytest.fixture
+def gateway(app: Flask) -> PluginGateway:
+    """The app's plugin gateway."""
+    return plugin_gateway(app)
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from core.crypto.sealing import WrappedKey
+from core.crypto.sealing import Sealer, WrappedKey
 from core.models import subjects
-from core.runtime import Runtime
+from core.unit_of_work import UnitOfWork
 
 BATCH = 200
 
@@ -25,21 +25,23 @@ class RotationReport:
     rewrapped: int
 
 
-def rotate_keys(rt: Runtime, batch: int = BATCH) -> RotationReport:
-    version = rt.keys.rotate()
-    rewrapped = _rewrap_all(rt, version, batch)
+def rotate_keys(work: UnitOfWork, sealer: Sealer, reload_interval: float, batch: int = BATCH) -> RotationReport:
+    """Rotate the key provider's KEK and rewrap every data key; ``reload_interval`` is how long
+    running workers may take to notice the new version (``KEYRING_RELOAD_INTERVAL``)."""
+    version = sealer.provider.rotate()
+    rewrapped = _rewrap_all(work, sealer, version, batch)
     # Workers notice the new version within their reload interval; keys they wrapped under the
     # old one meanwhile are caught by a last pass.
-    time.sleep(rt.settings.KEYRING_RELOAD_INTERVAL)
-    rewrapped += _rewrap_all(rt, version, batch)
+    time.sleep(reload_interval)
+    rewrapped += _rewrap_all(work, sealer, version, batch)
     return RotationReport(version, rewrapped)
 
 
-def _rewrap_all(rt: Runtime, version: int, batch: int) -> int:
+def _rewrap_all(work: UnitOfWork, sealer: Sealer, version: int, batch: int) -> int:
     done = 0
     after = ""
     while True:
-        with rt.transaction() as conn:
+        with work.transaction() as conn:
             rows = conn.execute(
                 select(subjects.c.id, subjects.c.wrapped_dek, subjects.c.kek_version)
                 .where(subjects.c.kek_version != version, subjects.c.wrapped_dek.is_not(None), subjects.c.id > after)
@@ -47,7 +49,7 @@ def _rewrap_all(rt: Runtime, version: int, batch: int) -> int:
                 .limit(batch)
             ).all()
             for subject_id, wrapped, old_version in rows:
-                new = rt.sealer.rewrap(subject_id, WrappedKey(old_version, wrapped))
+                new = sealer.rewrap(subject_id, WrappedKey(old_version, wrapped))
                 result = conn.execute(
                     update(subjects)
                     .where(subjects.c.id == subject_id, subjects.c.kek_version == old_version, subjects.c.wrapped_dek == wrapped)

@@ -6,9 +6,9 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, validate, validates
 
-from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
+from core.dossier.records import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
 from core.http.fields import Integer, Text
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
@@ -133,12 +133,27 @@ class ValidationRequestSchema(StrictSchema):
     evidence = Text(required=True, validate=validate.Length(1, 1000))
 
 
+def _without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
 class ProvenanceSchema(Schema):
+    """A declared field has no ``validated_*`` nor ``evidence`` member."""
+
     source = Text(metadata={"description": "seeker (declared) or advisor (validated)"})
-    declared_at = Text()
-    validated_by = Text()
-    validated_at = Text()
-    evidence = Text()
+    declared_at = fields.DateTime(format="iso", allow_none=True)
+    validated_by = Text(allow_none=True, metadata={"description": "the validating advisor's account id"})
+    validated_at = fields.DateTime(format="iso", allow_none=True)
+    evidence = Text(allow_none=True)
+
+
+    @post_dump
+    def _absent_when_not_validated(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _without_nulls(data)
+
+
+class ValidationSchema(ProvenanceSchema):
+    field = Text()
 
 
 class ContactInSchema(StrictSchema):
@@ -150,7 +165,7 @@ class ContactInSchema(StrictSchema):
 class ContactSchema(ContactInSchema):
     id = Text()
     recorded_by = Text(allow_none=True)
-    recorded_at = Text()
+    recorded_at = fields.DateTime(format="iso")
 
 
 class ActivityInSchema(StrictSchema):
@@ -161,7 +176,7 @@ class ActivityInSchema(StrictSchema):
 
 class ActivitySchema(ActivityInSchema):
     id = Text()
-    recorded_at = Text()
+    recorded_at = fields.DateTime(format="iso")
 
 
 class WithheldSchema(Schema):
@@ -171,16 +186,59 @@ class WithheldSchema(Schema):
 
 
 class ProfileSchema(ProfilePatchSchema):
+    """"Mon profil" as stored: a field the seeker has not filled is absent."""
+
     provenance = fields.Dict(keys=Text(), values=fields.Nested(ProvenanceSchema))
 
+    @post_dump
+    def _absent_when_empty(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _without_nulls(data)
 
-class DossierSchema(Schema):
-    subject_id = Text()
+
+class _SectionsSchema(Schema):
+    """Sections a reader may not see are absent (and listed in ``withheld``)."""
+
     identity = fields.Nested(IdentitySchema)
     profile = fields.Nested(ProfileSchema)
     contacts = fields.List(fields.Nested(ContactSchema))
     activities = fields.List(fields.Nested(ActivitySchema))
+
+    @post_dump
+    def _absent_when_withheld(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {key: value for key, value in data.items() if value is not None or key not in _SECTIONS}
+
+
+_SECTIONS = ("identity", "profile", "contacts", "activities")
+
+
+class DossierSchema(_SectionsSchema):
+    subject_id = Text()
     withheld = fields.List(fields.Nested(WithheldSchema))
+
+
+class ExportAccountSchema(Schema):
+    id = Text()
+    username = Text()
+    created_at = fields.DateTime(format="iso")
+
+
+class ExportedReceiptSchema(Schema):
+    receipt_id = Text()
+    purpose = Text()
+    state = Text()
+    timestamp = fields.DateTime(format="iso")
+    receipt_jws = Text(metadata={"description": "the signed consent receipt (compact JWS; key in the JWKS)"})
+
+
+class ExportSchema(_SectionsSchema):
+    """Everything held about the seeker, portable (GDPR article 20)."""
+
+    format = Text(metadata={"description": "dossier-export/1"})
+    exported_at = fields.DateTime(format="iso")
+    subject_id = Text()
+    account = fields.Nested(ExportAccountSchema)
+    assigned_advisors = fields.List(Text())
+    consents = fields.List(fields.Nested(ExportedReceiptSchema))
 
 
 class LookupSchema(StrictSchema):

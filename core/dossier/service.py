@@ -1,16 +1,20 @@
 """Dossier use cases: one function per user action, one transaction each.
 
-Each function authorises first (core.access.authorize), then loads and opens only the categories
-the decision allows, or seals and writes what the actor may write.
+Each function authorises first (``core.access.authorize``), then loads and opens only the
+categories the decision allows, or seals and writes what the actor may write; what it returns
+is typed (``core.dossier.records``). Writes that plugins hear of queue their event in the same
+transaction (``core.plugins.outbox``); an erasure asks every holder to purge.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from consent import store as consent_store
 from core.access import AccessRefused, authorize, require_role
@@ -18,43 +22,113 @@ from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
 from core.crypto.blind_index import IndexKind, blind_index
 from core.crypto.sealing import SubjectCipher
 from core.db import forget_old_versions
-from core.dossier import store
-from core.dossier.fields import ACTIVITY_CATEGORY, CONTACT_FIELDS, IDENTITY_FIELDS, PROFILE_FIELDS, RecordKind
+from core.dossier import records, store
+from core.dossier.records import (
+    ACTIVITY_CATEGORY,
+    CONTACT_FIELDS,
+    IDENTITY_FIELDS,
+    PROFILE_FIELDS,
+    SECTION_ORDER,
+    Activity,
+    Contact,
+    Identity,
+    Profile,
+    Provenance,
+    RecordKind,
+    WithheldSection,
+)
 from core.errors import Conflict, InvalidInput
 from core.identity.roles import Actor, Role
-from core.models import accounts, blind_indexes, iso_utc, seeker_assignments, subjects
+from core.models import accounts, as_utc, blind_indexes, seeker_assignments, subjects
 from core.plugins import outbox, purges
+from core.plugins.gateway import PluginGateway
 from core.policy import Action, Decision
 from core.runtime import Runtime
 from core.taxonomy.service import unknown_codes
 
-SECTION_ORDER = ("identity", "profile", "contacts", "activities")
+
+@dataclass(frozen=True, slots=True)
+class Dossier:
+    """The dossier as one reader may see it: a section they may not see is None and listed in ``withheld``."""
+
+    subject_id: str
+    identity: Identity | None
+    profile: Profile | None
+    contacts: list[Contact] | None
+    activities: list[Activity] | None
+    withheld: list[WithheldSection]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportAccount:
+    id: str
+    username: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedReceipt:
+    receipt_id: str
+    purpose: str
+    state: str
+    timestamp: datetime
+    receipt_jws: str
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """Everything held about the seeker, as portable JSON (GDPR article 20)."""
+
+    format: str
+    exported_at: datetime
+    subject_id: str
+    account: ExportAccount
+    assigned_advisors: list[str]
+    consents: list[ExportedReceipt]
+    identity: Identity | None
+    profile: Profile | None
+    contacts: list[Contact] | None
+    activities: list[Activity] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """A profile field validated by an advisor, with its provenance now."""
+
+    field: str
+    source: str
+    declared_at: datetime | None
+    validated_by: str | None
+    validated_at: datetime | None
+    evidence: str | None
+
+
+EXPORT_FORMAT = "dossier-export/1"
 
 
 # -- reads ------------------------------------------------------------------------------------
 
 
-def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
+def read_dossier(rt: Runtime, actor: Actor, subject_id: str) -> Dossier:
     """The dossier as ``actor`` may see it; withheld sections are absent and listed."""
     with rt.transaction() as conn:
         access = authorize(conn, actor, Action.DOSSIER_READ, subject_id, now=rt.clock())
         sealed = store.load_sealed(conn, subject_id, access.decision.categories)
     opened = store.open_sealed(rt.sealer.cipher(subject_id, access.key), sealed)
-    dossier: dict[str, Any] = {"subject_id": subject_id}
-    dossier.update(_sections(opened, access.decision))
-    dossier["withheld"] = _withheld(access.decision)
-    return dossier
+    sections = records.sections(opened, access.decision.categories)
+    return Dossier(subject_id, sections.identity, sections.profile, sections.contacts, sections.activities,
+                   _withheld(access.decision))
 
 
-def list_activities(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+def list_activities(rt: Runtime, actor: Actor, subject_id: str) -> list[Activity]:
     with rt.transaction() as conn:
         access = authorize(conn, actor, Action.ACTIVITIES_READ, subject_id, ACTIVITY, now=rt.clock())
         sealed = store.load_sealed(conn, subject_id, access.decision.categories)
     opened = store.open_sealed(rt.sealer.cipher(subject_id, access.key), sealed)
-    return [_activity(r) for r in opened if r.kind == RecordKind.ACTIVITY]
+    return [records.activity_of(r) for r in opened if r.kind == RecordKind.ACTIVITY]
 
 
-def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]:
+def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> Export:
     """Everything held about the seeker, as portable JSON (GDPR article 20)."""
     with rt.transaction() as conn:
         access = authorize(conn, actor, Action.DOSSIER_EXPORT, subject_id, now=rt.clock())
@@ -66,32 +140,23 @@ def export_dossier(rt: Runtime, actor: Actor, subject_id: str) -> dict[str, Any]
         advisors = list(
             conn.execute(select(seeker_assignments.c.advisor_id).where(seeker_assignments.c.subject_id == subject_id)).scalars()
         )
-        consents = [
-            {"receipt_id": r["id"], "purpose": r["purpose"], "state": r["state"], "timestamp": iso_utc(r["occurred_at"]),
-             "receipt_jws": r["receipt_jws"]}
-            for r in consent_store.receipts(conn, subject_id)
-        ]
-    export: dict[str, Any] = {
-        "format": "dossier-export/1",
-        "exported_at": rt.clock().isoformat(),
-        "subject_id": subject_id,
-        "account": {"id": account.id, "username": account.username, "created_at": iso_utc(account.created_at)},
-        "assigned_advisors": advisors,
-        "consents": consents,
-    }
-    export.update(_sections(opened, access.decision))
-    return export
+        consents = [ExportedReceipt(r["id"], r["purpose"], r["state"], as_utc(r["occurred_at"]), r["receipt_jws"])
+                    for r in consent_store.receipts(conn, subject_id)]
+    sections = records.sections(opened, access.decision.categories)
+    return Export(EXPORT_FORMAT, rt.clock(), subject_id, ExportAccount(account.id, account.username, as_utc(account.created_at)),
+                  advisors, consents, sections.identity, sections.profile, sections.contacts, sections.activities)
 
 
 # -- writes -----------------------------------------------------------------------------------
 
 
-def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str, Any]) -> dict[str, Any]:
+def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str, Any]) -> Identity:
     """Replace the identity; keeps the blind indexes of national id and e-mail in step."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY, now=rt.clock())
+        now = rt.clock()
+        access = authorize(conn, actor, Action.IDENTITY_WRITE, subject_id, IDENTITY, now=now)
         cipher = rt.sealer.cipher(subject_id, access.key)
-        record_id = store.singleton_record_id(conn, subject_id, RecordKind.IDENTITY)
+        record_id = store.singleton_record_id(conn, subject_id, RecordKind.IDENTITY, now)
         key = rt.keys.blind_index_key()
         national_id = identity.get("national_id")
         if national_id is not None:
@@ -109,19 +174,19 @@ def put_identity(rt: Runtime, actor: Actor, subject_id: str, identity: dict[str,
         email = identity.get("email")
         store.set_blind_index(conn, subject_id, IndexKind.EMAIL, blind_index(key, IndexKind.EMAIL, email) if email else None)
         values = {field: identity.get(field) for field in IDENTITY_FIELDS}
-        store.write_fields(conn, cipher, subject_id, record_id, values, IDENTITY_FIELDS, rt.clock())
-    return {field: values[field] for field in IDENTITY_FIELDS}
+        store.write_fields(conn, cipher, subject_id, record_id, values, IDENTITY_FIELDS, now)
+    return records.identity_of(values)
 
 
-def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def patch_profile(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, changes: dict[str, Any]) -> Profile:
     """Change some profile fields. A changed value is declared again: its validation lapses."""
     with rt.transaction() as conn:
         _check_codes(conn, changes)
-        access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE, now=rt.clock())
-        cipher = rt.sealer.cipher(subject_id, access.key)
-        record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE)
-        current = _profile_values(conn, cipher, subject_id)
         now = rt.clock()
+        access = authorize(conn, actor, Action.PROFILE_WRITE, subject_id, PROFILE, now=now)
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE, now)
+        current = _profile_values(conn, cipher, subject_id)
         written: dict[str, Any] = {}
         for field, value in changes.items():
             previous = current.get(field)
@@ -133,20 +198,21 @@ def patch_profile(rt: Runtime, actor: Actor, subject_id: str, changes: dict[str,
                 written[field] = {"value": value, "provenance": {"source": "seeker", "declared_at": now.isoformat()}}
         store.write_fields(conn, cipher, subject_id, record_id, written, PROFILE_FIELDS, now)
         if written:
-            outbox.emit(rt, conn, "dossier_profile_changed", subject_id)
+            outbox.emit(rt, plugins, conn, outbox.Event.PROFILE_CHANGED, subject_id, request_id=actor.request_id)
         current.update(written)
-    return _profile({k: v for k, v in current.items() if v is not None})
+    return records.profile_of({k: v for k, v in current.items() if v is not None})
 
 
-def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: str, evidence: str) -> dict[str, Any]:
+def validate_profile_field(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, field: str,
+                           evidence: str) -> Validation:
     """An advisor marks a declared profile field as validated, naming the evidence."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]}, now=rt.clock())
+        now = rt.clock()
+        access = authorize(conn, actor, Action.PROFILE_VALIDATE, subject_id, {PROFILE_FIELDS[field]}, now=now)
         cipher = rt.sealer.cipher(subject_id, access.key)
         current = _profile_values(conn, cipher, subject_id).get(field)
         if current is None or current["value"] in ([], ""):
             raise InvalidInput("Ce champ du profil est vide: rien à valider.", field=field)
-        now = rt.clock()
         current["provenance"] = {
             "source": "advisor",
             "declared_at": current["provenance"].get("declared_at"),
@@ -154,41 +220,45 @@ def validate_profile_field(rt: Runtime, actor: Actor, subject_id: str, field: st
             "validated_at": now.isoformat(),
             "evidence": evidence,
         }
-        record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE)
+        record_id = store.singleton_record_id(conn, subject_id, RecordKind.PROFILE, now)
         store.write_fields(conn, cipher, subject_id, record_id, {field: current}, PROFILE_FIELDS, now)
-        outbox.emit(rt, conn, "dossier_profile_changed", subject_id)
-    return {"field": field, **current["provenance"]}
+        outbox.emit(rt, plugins, conn, outbox.Event.PROFILE_CHANGED, subject_id, request_id=actor.request_id)
+    provenance: Provenance = records.provenance_of(current["provenance"])
+    return Validation(field, provenance.source, provenance.declared_at, provenance.validated_by, provenance.validated_at,
+                      provenance.evidence)
 
 
-def record_contact(rt: Runtime, actor: Actor, subject_id: str, contact: dict[str, Any],
-                   action: Action = Action.CONTACT_RECORD) -> dict[str, Any]:
+def record_contact(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, contact: dict[str, Any],
+                   action: Action = Action.CONTACT_RECORD) -> Contact:
     """Record a contact; ``action`` is CHANNEL_CONTACT_RECORD when it arrived through a channel's endpoint."""
     with rt.transaction() as conn:
-        access = authorize(conn, actor, action, subject_id, CONTACTS, now=rt.clock())
         now = rt.clock()
+        access = authorize(conn, actor, action, subject_id, CONTACTS, now=now)
         record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
         values = {f: contact[f] for f in CONTACT_FIELDS}
         values["occurred_at"] = contact["occurred_at"].isoformat()
         category = {f: "contact.history" for f in CONTACT_FIELDS}
         store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, category, now)
-        outbox.emit(rt, conn, "dossier_contact_recorded", subject_id, record_id, payload={"category": "contact.history"})
-    return {"id": record_id, **values, "recorded_by": actor.account_id, "recorded_at": now.isoformat()}
+        outbox.emit(rt, plugins, conn, outbox.Event.CONTACT_RECORDED, subject_id, record_id,
+                    payload={"category": "contact.history"}, request_id=actor.request_id)
+    return records.contact_of(records.OpenedRecord(record_id, RecordKind.CONTACT, now, actor.account_id, values))
 
 
-def record_activity(rt: Runtime, actor: Actor, subject_id: str, activity: dict[str, Any]) -> dict[str, Any]:
+def record_activity(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, activity: dict[str, Any]) -> Activity:
     category = ACTIVITY_CATEGORY[activity["kind"]]
     with rt.transaction() as conn:
-        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category}, now=rt.clock())
         now = rt.clock()
+        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category}, now=now)
         record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now)
         values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
         categories = dict.fromkeys(values, category.value)
         store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
-        outbox.emit(rt, conn, "dossier_activity_recorded", subject_id, record_id, payload={"category": category.value})
-    return {"id": record_id, **values, "recorded_at": now.isoformat()}
+        outbox.emit(rt, plugins, conn, outbox.Event.ACTIVITY_RECORDED, subject_id, record_id,
+                    payload={"category": category.value}, request_id=actor.request_id)
+    return records.activity_of(records.OpenedRecord(record_id, RecordKind.ACTIVITY, now, actor.account_id, values))
 
 
-def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
+def erase_subject(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str) -> None:
     """Erasure by key destruction (invariant 6): the data key goes, the ciphertext stays unreadable.
 
     The seeker's account is closed and its username replaced, blind indexes and assignments
@@ -196,9 +266,9 @@ def erase_subject(rt: Runtime, actor: Actor, subject_id: str) -> None:
     that held the seeker's data is asked to purge it once the erasure commits.
     """
     with rt.transaction() as conn:
-        authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=rt.clock())
         now = rt.clock()
-        purges.schedule(rt, conn, subject_id, None, purges.SUBJECT_ERASED, now)
+        authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=now)
+        purges.schedule(rt, plugins, conn, subject_id, None, purges.Cause.SUBJECT_ERASED, now, actor.request_id)
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
         conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id))
         conn.execute(delete(seeker_assignments).where(seeker_assignments.c.subject_id == subject_id))
@@ -232,7 +302,7 @@ def lookup_subjects(rt: Runtime, actor: Actor, national_id: str | None, email: s
     return sorted(revealed)
 
 
-# -- shaping ----------------------------------------------------------------------------------
+# -- internals --------------------------------------------------------------------------------
 
 
 def _check_codes(conn: Connection, changes: dict[str, Any]) -> None:
@@ -256,41 +326,12 @@ def _profile_values(conn: Connection, cipher: SubjectCipher, subject_id: str) ->
     return next((dict(r.values) for r in opened if r.kind == RecordKind.PROFILE), {})
 
 
-def _profile(values: dict[str, Any]) -> dict[str, Any]:
-    profile: dict[str, Any] = {field: stored["value"] for field, stored in values.items()}
-    profile["provenance"] = {field: stored["provenance"] for field, stored in values.items()}
-    return profile
-
-
-def _contact(record: store.OpenedRecord) -> dict[str, Any]:
-    return {"id": record.id, **record.values, "recorded_by": record.recorded_by, "recorded_at": iso_utc(record.created_at)}
-
-
-def _activity(record: store.OpenedRecord) -> dict[str, Any]:
-    return {"id": record.id, **record.values, "recorded_at": iso_utc(record.created_at)}
-
-
-def _sections(opened: list[store.OpenedRecord], decision: Decision) -> dict[str, Any]:
-    visible = {section_of(c) for c in decision.categories}
-    result: dict[str, Any] = {}
-    if "identity" in visible:
-        values = next((r.values for r in opened if r.kind == RecordKind.IDENTITY), {})
-        result["identity"] = {field: values.get(field) for field in IDENTITY_FIELDS}
-    if "profile" in visible:
-        result["profile"] = _profile(next((r.values for r in opened if r.kind == RecordKind.PROFILE), {}))
-    if "contacts" in visible:
-        result["contacts"] = [_contact(r) for r in opened if r.kind == RecordKind.CONTACT]
-    if "activities" in visible:
-        result["activities"] = [_activity(r) for r in opened if r.kind == RecordKind.ACTIVITY]
-    return result
-
-
-def _withheld(decision: Decision) -> list[dict[str, Any]]:
+def _withheld(decision: Decision) -> list[WithheldSection]:
     """One entry per section the actor may not see at all, with the reason."""
     visible = {section_of(c) for c in decision.categories}
-    by_section: dict[str, dict[str, Any]] = {}
+    by_section: dict[str, WithheldSection] = {}
     for item in decision.withheld:
         section = section_of(item.category)
         if section not in visible and section not in by_section:
-            by_section[section] = {"section": section, "reason": item.reason, "consent": item.consent}
+            by_section[section] = WithheldSection(section, item.reason, item.consent)
     return [by_section[s] for s in SECTION_ORDER if s in by_section]

@@ -1,4 +1,4 @@
-"""Storage of dossier records and their sealed fields (SQLAlchemy Core).
+"""Storage of dossier records and their sealed fields, and the subject's row locks (SQLAlchemy Core).
 
 Reads are one statement per dossier: the policy's allowed categories select the rows, so a
 field the actor may not see is neither loaded nor opened.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,22 +17,13 @@ from sqlalchemy.engine import Connection
 
 from core.crypto.sealing import SubjectCipher
 from core.db import Prepared
-from core.dossier.fields import RecordKind
-from core.models import blind_indexes, new_id, records, sealed_fields
+from core.dossier.records import OpenedRecord, RecordKind
+from core.models import blind_indexes, new_id, records, sealed_fields, subjects
 
 
 # Fields are sealed as JSON text (``write_fields``); one decoder, given text, skips what
 # ``json.loads`` does on every call (encoding detection), a visible share of a dossier read.
 _decode = json.JSONDecoder().decode
-
-
-@dataclass(slots=True)
-class OpenedRecord:
-    id: str
-    kind: str
-    created_at: datetime
-    recorded_by: str | None
-    values: dict[str, Any]
 
 
 @functools.lru_cache(maxsize=256)
@@ -78,12 +68,16 @@ def load_records(conn: Connection, cipher: SubjectCipher, subject_id: str, categ
     return open_sealed(cipher, load_sealed(conn, subject_id, categories))
 
 
-def singleton_record_id(conn: Connection, subject_id: str, kind: RecordKind) -> str:
-    """The id of the subject's identity or profile record (created with the subject)."""
-    record_id: str = conn.execute(
+def singleton_record_id(conn: Connection, subject_id: str, kind: RecordKind, now: datetime) -> str:
+    """The id of the subject's identity or profile record, created at its first write.
+
+    Callers hold the subject (a write's decision locks its row, SQLite's writer lock serialises
+    all writes): two first writes cannot both create it.
+    """
+    found: str | None = conn.execute(
         select(records.c.id).where(records.c.subject_id == subject_id, records.c.kind == kind.value)
-    ).scalar_one()
-    return record_id
+    ).scalar()
+    return found if found is not None else create_record(conn, subject_id, kind, None, now)
 
 
 def create_record(conn: Connection, subject_id: str, kind: RecordKind, recorded_by: str | None, now: datetime) -> str:
@@ -133,3 +127,18 @@ def subjects_by_index(conn: Connection, kind: str, digest: bytes) -> list[str]:
     return list(
         conn.execute(select(blind_indexes.c.subject_id).where(blind_indexes.c.kind == kind, blind_indexes.c.digest == digest)).scalars()
     )
+
+
+# -- the subject's row, as writers and releases lock it ---------------------------------------
+
+
+def lock_subject_for_share(conn: Connection, subject_id: str) -> None:
+    """Wait for any write that holds the subject's row (PostgreSQL; SQLite's writer lock serialises all)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(subjects.c.id).where(subjects.c.id == subject_id).with_for_update(read=True))
+
+
+def lock_subject_for_update(conn: Connection, subject_id: str) -> None:
+    """Hold the subject's row as a write does (a grant or a withdrawal), on PostgreSQL."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(subjects.c.id).where(subjects.c.id == subject_id).with_for_update())

@@ -6,8 +6,9 @@ from typing import Any
 
 
 from core.dossier import schemas, service
-from core.http.api import ApiBlueprint, json_response
+from core.http.api import ApiBlueprint, Attachment
 from core.identity.roles import Actor
+from core.plugins.gateway import plugin_gateway
 from core.runtime import runtime
 
 api = ApiBlueprint("dossier", url_prefix="/api/v1")
@@ -16,64 +17,62 @@ TAGS = ("dossier",)
 
 
 @api.operation(SEEKER + "/dossier", summary="Lire le dossier / read the dossier", tags=TAGS,
-               response=schemas.DossierSchema(), errors=(403, 404, 410), authorizes=True)
-def read_dossier(actor: Actor, subject_id: str) -> dict[str, Any]:
+               response=schemas.DossierSchema(), errors=(403, 404, 410))
+def read_dossier(actor: Actor, subject_id: str) -> service.Dossier:
     """Sections the caller may not see are absent and listed in `withheld` with the reason."""
     return service.read_dossier(runtime(), actor, subject_id)
 
 
 @api.operation(SEEKER + "/identity", "PUT", summary="Remplacer l'identité / replace the identity", tags=TAGS,
-               body=schemas.IdentitySchema, response=schemas.IdentitySchema(), errors=(403, 404, 409, 410), authorizes=True)
-def put_identity(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
+               body=schemas.IdentitySchema, response=schemas.IdentitySchema(), errors=(403, 404, 409, 410))
+def put_identity(actor: Actor, subject_id: str, body: dict[str, Any]) -> Any:
     return service.put_identity(runtime(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/profile", "PATCH", summary="Modifier « Mon profil » / change the profile", tags=TAGS,
-               body=schemas.ProfilePatchSchema, response=schemas.ProfileSchema(), errors=(403, 404, 410), authorizes=True)
-def patch_profile(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
+               body=schemas.ProfilePatchSchema, response=schemas.ProfileSchema(), errors=(403, 404, 410))
+def patch_profile(actor: Actor, subject_id: str, body: dict[str, Any]) -> Any:
     """Only the fields sent change; `null` clears a field. A changed field loses its validation."""
-    return service.patch_profile(runtime(), actor, subject_id, body)
+    return service.patch_profile(runtime(), plugin_gateway(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/profile/validations", "POST", summary="Valider un champ du profil / validate a profile field",
-               tags=TAGS, body=schemas.ValidationRequestSchema, response=schemas.ProvenanceSchema(), status=201,
-               errors=(403, 404, 410), authorizes=True)
-def validate_profile_field(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return service.validate_profile_field(runtime(), actor, subject_id, body["field"], body["evidence"])
+               tags=TAGS, body=schemas.ValidationRequestSchema, response=schemas.ValidationSchema(), status=201,
+               errors=(403, 404, 410))
+def validate_profile_field(actor: Actor, subject_id: str, body: dict[str, Any]) -> service.Validation:
+    return service.validate_profile_field(runtime(), plugin_gateway(), actor, subject_id, body["field"], body["evidence"])
 
 
 @api.operation(SEEKER + "/contacts", "POST", summary="Enregistrer un contact / record a contact", tags=TAGS,
-               body=schemas.ContactInSchema, response=schemas.ContactSchema(), status=201, errors=(403, 404, 410), authorizes=True)
-def record_contact(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return service.record_contact(runtime(), actor, subject_id, body)
+               body=schemas.ContactInSchema, response=schemas.ContactSchema(), status=201, errors=(403, 404, 410))
+def record_contact(actor: Actor, subject_id: str, body: dict[str, Any]) -> Any:
+    return service.record_contact(runtime(), plugin_gateway(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/activities", "POST", summary="Déclarer une démarche / record a job-search activity",
                tags=TAGS, body=schemas.ActivityInSchema, response=schemas.ActivitySchema(), status=201,
-               errors=(403, 404, 410), authorizes=True)
-def record_activity(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return service.record_activity(runtime(), actor, subject_id, body)
+               errors=(403, 404, 410))
+def record_activity(actor: Actor, subject_id: str, body: dict[str, Any]) -> Any:
+    return service.record_activity(runtime(), plugin_gateway(), actor, subject_id, body)
 
 
 @api.operation(SEEKER + "/activities", summary="Lister les démarches / list job-search activities", tags=TAGS,
-               response=schemas.ActivitySchema(many=True), errors=(403, 404, 410), authorizes=True)
-def list_activities(actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+               response=schemas.ActivitySchema(many=True), errors=(403, 404, 410))
+def list_activities(actor: Actor, subject_id: str) -> Any:
     """An assigned advisor reads them only while `activity.advisor_access` is granted (403 consent-required)."""
     return service.list_activities(runtime(), actor, subject_id)
 
 
 @api.operation(SEEKER + "/export", summary="Exporter tout le dossier (JSON portable) / export everything", tags=TAGS,
-               errors=(403, 404, 410), authorizes=True)
-def export_dossier(actor: Actor, subject_id: str) -> Any:
-    response = json_response(service.export_dossier(runtime(), actor, subject_id))
-    response.headers["Content-Disposition"] = f'attachment; filename="dossier-{subject_id}.json"'
-    return response
+               response=schemas.ExportSchema(), errors=(403, 404, 410))
+def export_dossier(actor: Actor, subject_id: str) -> Attachment:
+    return Attachment(service.export_dossier(runtime(), actor, subject_id), f"dossier-{subject_id}.json")
 
 
 @api.operation(SEEKER, "DELETE", summary="Effacer le dossier (destruction de la clé) / erase by key destruction",
-               tags=TAGS, status=204, errors=(403, 404, 410), authorizes=True)
+               tags=TAGS, status=204, errors=(403, 404, 410))
 def erase_subject(actor: Actor, subject_id: str) -> None:
-    service.erase_subject(runtime(), actor, subject_id)
+    service.erase_subject(runtime(), plugin_gateway(), actor, subject_id)
 
 
 @api.operation("/seekers/lookup", "POST", summary="Retrouver un dossier par numéro national ou e-mail / exact lookup",

@@ -7,6 +7,7 @@ view function and answers JSON; the same declaration feeds the OpenAPI document.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -18,6 +19,7 @@ from flask import Blueprint, Response, g, request
 from marshmallow import Schema, ValidationError
 
 from core.errors import DossierError, InvalidInput, Unauthenticated
+from core.http.requestlog import current_request_id
 from core.identity.accounts import actor_for_token, require_open_account
 from core.identity.roles import Actor
 from core.runtime import runtime
@@ -31,6 +33,14 @@ class UnsupportedMediaType(DossierError):
 
 class MalformedRequest(DossierError):
     slug, status = "malformed-request", 400
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A result to be saved as a file by the client: dumped as usual, with ``Content-Disposition``."""
+
+    value: Any
+    filename: str
 
 
 @dataclass
@@ -74,12 +84,13 @@ class ApiBlueprint:
         public: bool = False,
         errors: tuple[int, ...] = (),
         body_required: bool = True,
-        authorizes: bool = False,
+        cache_seconds: int | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Declare an API operation.
+        """Declare an API operation; a non-public one receives the caller as ``actor`` (``current_actor``).
 
-        ``authorizes`` says the view's service begins with ``core.access.authorize``, which checks
-        the account in the statement that loads its facts; other views check it before running.
+        What the view returns is dumped with ``response``, the schema the OpenAPI document declares
+        for it, so that the document and the bodies cannot drift apart; ``cache_seconds`` lets
+        clients and proxies keep a public answer that long.
         """
         body_schema = body() if body else None
         query_schema = query() if query else None
@@ -89,9 +100,7 @@ class ApiBlueprint:
             def view(**path: Any) -> Response:
                 kwargs: dict[str, Any] = {k: str(v) for k, v in path.items()}
                 if not public:
-                    kwargs["actor"] = actor = authenticate()
-                    if not authorizes:
-                        require_open_account(runtime(), actor)
+                    kwargs["actor"] = current_actor()
                 if body_schema is not None:
                     kwargs["body"] = _load(body_schema, _json_body(default=None if body_required else {}))
                 if query_schema is not None:
@@ -101,7 +110,14 @@ class ApiBlueprint:
                     return result
                 if result is None:
                     return Response(status=204 if status == 200 else status)
-                return json_response(result, status)
+                attachment = result if isinstance(result, Attachment) else None
+                value = attachment.value if attachment else result
+                answer = json_response(response.dump(value) if response is not None else value, status)
+                if attachment is not None:
+                    answer.headers["Content-Disposition"] = f'attachment; filename="{attachment.filename}"'
+                if cache_seconds is not None:
+                    answer.headers["Cache-Control"] = f"public, max-age={cache_seconds}"
+                return answer
 
             self.blueprint.add_url_rule(rule, function.__name__, view, methods=[method])
             self.operations.append(
@@ -132,12 +148,16 @@ def json_response(data: Any, status: int = 200) -> Response:
 _BEARER = re.compile(r"^Bearer +([A-Za-z0-9._~+/-]+=*)\Z", re.IGNORECASE)
 
 
-def authenticate() -> Actor:
-    """The actor of this request, from its bearer token (RFC 6750); 401 otherwise."""
+def current_actor() -> Actor:
+    """The caller of this request: its bearer token (RFC 6750) verified, and its account still open
+    with the role and links the token names; 401 otherwise. The actor carries the request's id."""
     match = _BEARER.match(request.headers.get("Authorization", ""))
     if match is None:
         raise Unauthenticated()
-    actor = actor_for_token(runtime(), match.group(1))
+    rt = runtime()
+    actor = dataclasses.replace(actor_for_token(rt, match.group(1)), request_id=current_request_id())
+    # NOTE: closing an account takes effect at once: every request checks it, whatever it does.
+    require_open_account(rt, actor)
     g.actor = actor
     return actor
 

@@ -1,5 +1,9 @@
 """Request ids and JSON access logs.
 
+The request id belongs here: the HTTP layer takes it from the caller (if it can only be an id) or
+makes one, answers it in ``X-Request-ID``, logs it, and hands it to services with the actor
+(``core.http.api.current_actor``), whose audit entries name it.
+
 NOTE: a log line names the route template (``/api/v1/seekers/<subject_id>/dossier``), the status,
 the duration and pseudonymous ids; never the query string, a body or a header value.
 """
@@ -11,9 +15,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, Response, g, request
-
-from audit.entries import request_id_var
+from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Hex or UUID-shaped, as proxies and load balancers generate them; anything else is replaced.
@@ -27,7 +29,11 @@ def _start() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     # A caller's id is kept only if it cannot carry anything but an id.
     g.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-    request_id_var.set(g.request_id)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served; None outside a request."""
+    return getattr(g, "request_id", None) if has_request_context() else None
 
 
 def _finish(response: Response) -> Response:

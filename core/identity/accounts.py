@@ -10,13 +10,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from core.db import single_read
-from core.dossier import store
-from core.dossier.fields import RecordKind
+from core.db import Prepared, single_read
 from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from core.identity.checks import ACCOUNT_OPEN, account_parameters
 from core.identity.passwords import MIN_LENGTH, hash_password, verify_password
-from core.identity.roles import Actor, Role
+from core.identity.roles import ACCOUNT_ROLES, Actor, Role
 from core.identity.tokens import InvalidToken
 from core.models import accounts, employer_assignments, employers, new_id, seeker_assignments, subjects
 from core.runtime import Runtime
@@ -54,7 +52,10 @@ def create_employer(rt: Runtime, name: str) -> dict[str, str]:
 def create_account(
     rt: Runtime, username: str, role: Role, password: str | None = None, employer_id: str | None = None
 ) -> AccountInfo:
-    """Create an account; a seeker gets a subject with its own data key and an empty dossier."""
+    """Create an account; a seeker's is linked to a new subject with its own data key (their dossier,
+    whose records are created at their first write)."""
+    if role not in ACCOUNT_ROLES:
+        raise InvalidInput("Rôle inconnu / unknown role.", field="role")
     if role is Role.SERVICE:
         raise InvalidInput("Un client de service se crée avec `dossier clients add` / use `dossier clients add`.", field="role")
     if not USERNAME.match(username):
@@ -91,10 +92,7 @@ def create_account(
 def _create_subject(rt: Runtime, conn: Connection) -> str:
     subject_id = new_id()
     key = rt.sealer.new_data_key(subject_id)
-    now = rt.clock()
-    conn.execute(insert(subjects).values(id=subject_id, wrapped_dek=key.wrapped, kek_version=key.kek_version, created_at=now))
-    store.create_record(conn, subject_id, RecordKind.IDENTITY, None, now)
-    store.create_record(conn, subject_id, RecordKind.PROFILE, None, now)
+    conn.execute(insert(subjects).values(id=subject_id, wrapped_dek=key.wrapped, kek_version=key.kek_version, created_at=rt.clock()))
     return subject_id
 
 
@@ -161,14 +159,16 @@ def _advisor(rt: Runtime, username: str) -> AccountInfo:
 def actor_for_token(rt: Runtime, token: str) -> Actor:
     """The actor a bearer token names (its signature, issuer, audience and expiry checked).
 
-    Whether the account is still open is a separate check (``require_open_account``), made
-    either at once or by ``core.access.authorize`` in the statement that loads its facts.
+    Whether the account is still open is a separate check (``require_open_account``), which every
+    request makes (``core.http.api.current_actor``).
     """
     try:
         claims = rt.tokens.verify(token)
         role = Role(claims.role)
     except (InvalidToken, ValueError):
         raise Unauthenticated() from None
+    if role not in ACCOUNT_ROLES:
+        raise Unauthenticated()
     if (role is Role.SEEKER) != (claims.subject_id is not None) or (role is Role.EMPLOYER) != (claims.employer_id is not None):
         raise Unauthenticated()
     if (role is Role.SERVICE) != (claims.scope is not None):
@@ -179,14 +179,15 @@ def actor_for_token(rt: Runtime, token: str) -> Actor:
 
 def require_open_account(rt: Runtime, actor: Actor) -> None:
     """401 unless the actor's account still exists, is open, and has the role its token names."""
-    # One statement, outside any transaction: no BEGIN or ROLLBACK round trips for it.
+    # One prepared statement, outside any transaction: every request runs it, so no BEGIN or
+    # ROLLBACK round trips and none of SQLAlchemy's per-statement work (docs/design.md).
     with single_read(rt.engine) as conn:
-        open_ = conn.execute(_ACCOUNT_OPEN, account_parameters(actor)).scalar()
-    if not open_:
+        rows = _ACCOUNT_OPEN.rows(conn, account_parameters(actor))
+    if not rows or not rows[0][0]:
         raise Unauthenticated()
 
 
-_ACCOUNT_OPEN = select(ACCOUNT_OPEN)
+_ACCOUNT_OPEN = Prepared(select(ACCOUNT_OPEN))
 
 
 def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:

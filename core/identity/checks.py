@@ -1,8 +1,8 @@
 """Is the actor's account still open? One SQL condition, shared by every place that asks.
 
 A token stays valid until it expires, but closing an account (or erasing a seeker) must take
-effect at once: every request checks the account, either on its own (``require_open_account``)
-or inside the statement with which ``core.access.authorize`` loads its facts.
+effect at once: every request checks the account (``core.identity.accounts.require_open_account``,
+called by ``core.http.api.current_actor``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Signing keys (Ed25519) for access tokens, consent receipts and audit checkpoints.
 
-Each use has its own key (DESIGN.md section 6); all public keys are published as one JWKS.
+Each use has its own key (docs/design.md); all public keys are published as one JWKS.
 The private keys live in ``signing-keys.json`` in the instance folder, mode 0600.
 """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from audit.entries import request_id_var
+from config.logging import exception_summary
 
 log = logging.getLogger("dossier.plugins")
 
@@ -67,8 +67,14 @@ class IsolatedCalls:
                 stuck = None
         return stuck is not None
 
-    def call(self, plugin: str, hook: str, function: Callable[..., Any], **kwargs: Any) -> CallResult:
+    def call(self, plugin: str, hook: str, function: Callable[..., Any], *, finished: Callable[[], object] | None = None,
+             timeout: float | None = None, **kwargs: Any) -> CallResult:
+        """Run ``function(**kwargs)`` as ``plugin``'s call of ``hook``, waiting ``timeout`` seconds
+        (default: the plugins' timeout); ``finished`` runs on the call's thread once the plugin's
+        code has returned, even after a timeout."""
         if self.busy(plugin):
+            if finished is not None:
+                _quietly(finished)
             return self._failed(plugin, hook, CallResult(Outcome.BUSY, error="previous call still running"))
         box: dict[str, Any] = {}
 
@@ -77,14 +83,16 @@ class IsolatedCalls:
                 box["value"] = function(**kwargs)
             except BaseException as exc:  # noqa: BLE001 - whatever a plugin raises stays here
                 box["error"] = exc
+            finally:
+                if finished is not None:
+                    _quietly(finished)
 
-        # NOTE: a fresh context carrying the request id alone (audit entries name it): a copy of the
-        # caller's would hand the plugin Flask's app and request contexts, which are context variables.
+        # NOTE: a fresh, empty context: a copy of the caller's would hand the plugin Flask's app and
+        # request contexts, which are context variables.
         context = contextvars.Context()
-        context.run(request_id_var.set, request_id_var.get())
         thread = threading.Thread(target=context.run, args=(run,), name=f"plugin:{plugin}:{hook}", daemon=True)
         thread.start()
-        thread.join(self.timeout)
+        thread.join(self.timeout if timeout is None else timeout)
         if thread.is_alive():
             with self._lock:
                 self._overrunning[plugin] = thread
@@ -98,3 +106,11 @@ class IsolatedCalls:
         log.warning("plugin call failed", extra={"plugin": plugin, "hook": hook, "outcome": result.outcome.value,
                                                  "error": result.error})
         return result
+
+
+def _quietly(callback: Callable[[], object]) -> None:
+    """The service's own follow-up of a call: a failure is logged, never raised into the plugin's thread."""
+    try:
+        callback()
+    except Exception as exc:  # noqa: BLE001
+        log.error("plugin call follow-up failed", extra={"error": exception_summary(exc)})

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Response
 from marshmallow import INCLUDE, Schema, ValidationError
@@ -27,13 +27,11 @@ from core.errors import DossierError, Forbidden, Gone
 from core.http.api import ApiBlueprint, json_response
 from core.identity.roles import Actor, Role
 from core.plugins.calls import Outcome
-from core.plugins.context import CallContext, record_incident
-from core.plugins.registry import CHANNEL_PURPOSE, Plugin, PluginRefused
+from core.plugins.gateway import PluginGateway
+from core.plugins.registry import Plugin, PluginRefused
 from core.policy import Action
-from plugins.api import ChannelEndpoint, ChannelReply, InboundMessage, Revoked, frozen
-
-if TYPE_CHECKING:
-    from core.runtime import Runtime
+from core.runtime import Runtime
+from plugins.api import ChannelEndpoint, ChannelReply, InboundMessage, frozen
 
 PREFIX = "/api/v1/channels"
 _PATH = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}(?:/[a-z0-9][a-z0-9_-]{0,62}){0,3}\Z")
@@ -57,23 +55,11 @@ class MessageSchema(Schema):
         unknown = INCLUDE
 
 
-class ChannelCallContext(CallContext):
-    """plugins.api.ChannelContext: a call context that records contacts for the calling client."""
+def contact_recorder(rt: Runtime, plugins: PluginGateway, plugin: Plugin, client: Actor) -> Any:
+    """What ``ChannelContext.record_contact`` does for ``client`` calling ``plugin``'s endpoint."""
 
-    def __init__(self, rt: Runtime, plugin: Plugin, client: Actor) -> None:
-        super().__init__(rt, plugin, CHANNEL_PURPOSE)
-        self._rt: Runtime | None = rt
-        self._plugin_record, self._client = plugin, client
-
-    def end(self) -> None:
-        super().end()
-        self._rt = None
-
-    def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
-                       occurred_at: datetime, summary: str) -> str | None:
-        rt = self._rt
-        if rt is None or not self._state.open:
-            raise Revoked("this context was for a call that has ended")
+    def record_contact(*, email: str | None, national_id: str | None, channel: str, occurred_at: datetime,
+                       summary: str) -> str | None:
         if (email is None) == (national_id is None):
             raise ValueError("name the seeker by exactly one of email or national_id")
         try:
@@ -89,24 +75,22 @@ class ChannelCallContext(CallContext):
         if len(matches) != 1:
             return None  # nobody, or no one seeker: the channel learns nothing more
         try:
-            record = dossier_service.record_contact(rt, self._client, matches[0], contact, Action.CHANNEL_CONTACT_RECORD)
+            recorded = dossier_service.record_contact(rt, plugins, client, matches[0], contact, Action.CHANNEL_CONTACT_RECORD)
         except (AccessRefused, Gone):
             return None  # refused (and recorded as such), or erased
-        return rt.plugins.record_ref(self._plugin_record.name, str(record["id"]))
+        return plugins.record_ref(plugin.name, recorded.id)
+
+    return record_contact
 
 
-def channel_api(rt: Runtime) -> ApiBlueprint:
+def channel_api(rt: Runtime, plugins: PluginGateway) -> ApiBlueprint:
     """A blueprint serving every channel endpoint the running plugins declare."""
     api = ApiBlueprint("channels", url_prefix=PREFIX)
-    for plugin in rt.plugins.implementing("dossier_channel_endpoints"):
-        result = rt.plugins.call(plugin, "dossier_channel_endpoints")
-        if not result.ok:
-            raise PluginRefused(f"plugin {plugin.name}: dossier_channel_endpoints failed ({result.error})")
-        for endpoint in result.value or ():
-            _check(plugin, endpoint)
-            for method in endpoint.methods:
-                api.operation(f"/{plugin.name}/{endpoint.path}", method, summary=endpoint.summary, tags=("channels",),
-                              body=MessageSchema, errors=(403, 502, 504))(_view(rt, plugin, endpoint, method))
+    for plugin, endpoint in plugins.channel_endpoints():
+        _check(plugin, endpoint)
+        for method in endpoint.methods:
+            api.operation(f"/{plugin.name}/{endpoint.path}", method, summary=endpoint.summary, tags=("channels",),
+                          body=MessageSchema, errors=(403, 502, 504))(_view(rt, plugins, plugin, endpoint, method))
     return api
 
 
@@ -130,22 +114,17 @@ def _check(plugin: Plugin, endpoint: Any) -> None:
         raise PluginRefused(f"plugin {plugin.name}: endpoint {endpoint.path} needs a handler and methods among POST, PUT")
 
 
-def _view(rt: Runtime, plugin: Plugin, endpoint: ChannelEndpoint, method: str) -> Any:
+def _view(rt: Runtime, plugins: PluginGateway, plugin: Plugin, endpoint: ChannelEndpoint, method: str) -> Any:
     scope = f"channel:{plugin.name}"
-    hook = f"channel:{endpoint.path}"
+    label = f"channel:{endpoint.path}"
 
     def serve(actor: Actor, body: dict[str, Any]) -> Response:
         # NOTE: only a service client registered for this plugin's channel reaches its handler.
         if actor.role is not Role.SERVICE or scope not in actor.scopes:
             raise Forbidden("Réservé aux clients de ce canal / for this channel's clients only.")
-        context = ChannelCallContext(rt, plugin, actor)
         message = InboundMessage(actor.client_id or actor.account_id, frozen(body))
-        try:
-            result = rt.plugins.calls.call(plugin.name, hook, lambda: endpoint.handler(message, context))
-        finally:
-            context.end()
+        result = plugins.serve_channel(plugin, endpoint, message, contact_recorder(rt, plugins, plugin, actor))
         if not result.ok:
-            record_incident(rt, plugin.name, hook, result.outcome.value, result.error)
             raise PluginTimedOut() if result.outcome in (Outcome.TIMEOUT, Outcome.BUSY) else PluginFailed()
         reply = result.value
         try:
@@ -154,7 +133,7 @@ def _view(rt: Runtime, plugin: Plugin, endpoint: ChannelEndpoint, method: str) -
                 raise ValueError("not a ChannelReply with a 2xx-4xx status")
             return json_response(_plain(reply.body), reply.status)
         except (TypeError, ValueError, RecursionError):
-            record_incident(rt, plugin.name, hook, "invalid", "not a ChannelReply of JSON with a 2xx-4xx status")
+            plugins.incident(plugin.name, label, "invalid", "not a ChannelReply of JSON with a 2xx-4xx status")
             raise PluginFailed() from None
 
     serve.__name__ = re.sub(r"\W", "_", f"{plugin.name}_{endpoint.path}_{method}".lower())

@@ -1,44 +1,80 @@
-"""The context of one hook call (plugins.api.PluginContext), and the call itself.
+"""What one hook call receives besides its arguments: its context and the plugin's stores.
 
-``call_plugin`` is the only way the gateway calls a plugin: it builds the context, calls the
-plugin alone and isolated (core.plugins.calls), then ends the context and revokes the views it
-passed, so that a reference kept after the call reaches nothing. A failed call is an incident.
+NOTE: a context holds nothing of the service. It names its call by a number; the service's side
+of the call (its stores' backend, the plugin, the purpose) is kept here, in ``_OPEN``, while the
+call runs, and dropped when it ends. So no attribute of what a plugin is handed leads to the
+runtime (the engine, keys, the token signer), and after the call nothing works (``Revoked``).
+In-process Python is no sandbox (docs/plugins.md, "The known limit"): this keeps the boundary
+explicit, it does not enforce it against code that sets out to cross it.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.exc import SQLAlchemyError
-
-from config.logging import exception_summary
-
-from core.plugins.calls import CallResult
-from core.plugins.models import ERROR_LENGTH, NAME_LENGTH, plugin_incidents
+from core.crypto.sealing import Sealer, WrappedKey
+from core.plugins import store
 from core.plugins.registry import Plugin
-from core.plugins.storage import CallState, PluginSharedStore, PluginSubjectStore
-from plugins.api import SharedStore, SubjectStore, SubjectView
+from core.unit_of_work import UnitOfWork
+from plugins.api import NotHeld, Revoked, StoreChanges
 
-if TYPE_CHECKING:
-    from core.runtime import Runtime
+MAX_VALUE_BYTES = 256 * 1024
+MAX_KEY_LENGTH = 200
 
-log = logging.getLogger("dossier.plugins")
+
+@dataclass(frozen=True)
+class StoreBackend:
+    """What the plugins' stores use: the database, the seekers' keys and the clock (service side)."""
+
+    work: UnitOfWork
+    sealer: Sealer
+    clock: Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """The service's side of one open call."""
+
+    backend: StoreBackend
+    plugin: Plugin
+    purpose: str | None
+    legal_basis: str
+    # A channel endpoint's call records contacts through this (core.plugins.channels).
+    record_contact: Callable[..., str | None] | None = None
+
+
+_OPEN: dict[int, _Call] = {}
+_numbers = itertools.count(1)
+_lock = threading.Lock()
+
+
+def _open(number: int) -> _Call:
+    call = _OPEN.get(number)
+    if call is None:
+        raise Revoked("this context was for a call that has ended")
+    return call
 
 
 class CallContext:
-    """What one call of one plugin may use: its stores, its logger and the clock."""
+    """plugins.api.PluginContext (and ChannelContext) of one call of one plugin."""
 
-    def __init__(self, rt: Runtime, plugin: Plugin, purpose: str | None) -> None:
-        self._state = CallState()
-        self._plugin = plugin.name
-        self._purpose = purpose
-        self._clock = rt.clock
-        basis = rt.plugins.legal_basis(purpose) if purpose else ""
-        self._store = PluginSubjectStore(rt, plugin, purpose, basis, self._state)
-        self._shared = PluginSharedStore(rt, plugin, self._state)
+    __slots__ = ("_number", "_plugin", "_purpose", "_settings", "_store", "_shared", "_log")
+
+    def __init__(self, backend: StoreBackend, plugin: Plugin, purpose: str | None, legal_basis: str,
+                 record_contact: Callable[..., str | None] | None = None) -> None:
+        with _lock:
+            self._number = next(_numbers)
+        _OPEN[self._number] = _Call(backend, plugin, purpose, legal_basis, record_contact)
+        self._plugin, self._purpose, self._settings = plugin.name, purpose, plugin.settings
+        self._store = PluginSubjectStore(self._number)
+        self._shared = PluginSharedStore(self._number)
         self._log = logging.getLogger(f"dossier.plugin.{plugin.name}")
 
     @property
@@ -50,61 +86,178 @@ class CallContext:
         return self._purpose
 
     @property
-    def store(self) -> SubjectStore:
+    def store(self) -> PluginSubjectStore:
         return self._store
 
     @property
-    def shared(self) -> SharedStore:
+    def shared(self) -> PluginSharedStore:
         return self._shared
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return self._settings
 
     @property
     def log(self) -> logging.Logger:
         return self._log
 
     def now(self) -> datetime:
-        return self._clock()
+        return _open(self._number).backend.clock()
+
+    def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
+                       occurred_at: datetime, summary: str) -> str | None:
+        recorder = _open(self._number).record_contact
+        if recorder is None:
+            raise Revoked("only a channel endpoint's context records contacts")
+        return recorder(email=email, national_id=national_id, channel=channel, occurred_at=occurred_at, summary=summary)
 
     def end(self) -> None:
-        """The call is over: nothing reached through this context works, nor holds the service."""
-        self._state.open = False
-        self._store.close()
-        self._shared.close()
+        """The call is over: nothing reached through this context works any more."""
+        _OPEN.pop(self._number, None)
 
     def __repr__(self) -> str:
         return f"CallContext(plugin={self._plugin!r}, purpose={self._purpose!r})"
 
 
-def call_plugin(rt: Runtime, plugin: Plugin, hook: str, under: str | None, collect: int | None = None,
-                **kwargs: Any) -> CallResult:
-    """Call ``plugin``'s ``hook`` under the purpose ``under`` with a fresh context; afterwards
-    nothing it was given works. ``collect``: see ``PluginHost.call``."""
-    context = CallContext(rt, plugin, under)
-    try:
-        result = rt.plugins.call(plugin, hook, collect, context=context, **kwargs)
-    finally:
-        context.end()
-        for value in kwargs.values():
-            if isinstance(value, SubjectView):
-                value._revoke()
-    if not result.ok:
-        record_incident(rt, plugin.name, hook, result.outcome.value, result.error)
-    return result
+def _encode(value: Any) -> bytes:
+    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise ValueError(f"a stored value is limited to {MAX_VALUE_BYTES} bytes of JSON")
+    return encoded
 
 
-def record_incident(rt: Runtime, plugin: str, hook: str, kind: str, error: str | None) -> None:
-    """Keep a failed call for the admins (GET /api/v1/plugins): the kind and the error's class.
+def _declared(plugin: Plugin, name: str, per_subject: bool) -> None:
+    if not any(s.name == name and s.per_subject is per_subject for s in plugin.manifest.stores):
+        kind = "per-seeker" if per_subject else "shared"
+        raise ValueError(f"{name!r} is not a {kind} store of the manifest of {plugin.name}")
 
-    The names are cut to their columns (a plugin chooses its exceptions' names), and a failure to
-    keep the incident is logged, never raised: the caller has already done its work.
+
+class PluginSubjectStore:
+    """plugins.api.SubjectStore: entries about seekers, sealed under each seeker's data key
+    (associated data: the plugin, the purpose and the store name), kept under the call's purpose.
+
+    They are written only while the plugin holds that seeker under the purpose, read back only
+    while the purpose is live, and deleted by the service when it goes; erasure leaves them
+    unreadable. Every write and deletion is numbered in the store's change feed (``changes``).
     """
-    try:
-        with rt.transaction() as conn:
-            conn.execute(insert(plugin_incidents).values(plugin=plugin[:NAME_LENGTH], hook=hook[:NAME_LENGTH], kind=kind[:20],
-                                                         error=bounded(error), at=rt.clock()))
-    except SQLAlchemyError as exc:
-        log.error("plugin incident not recorded", extra={"plugin": plugin, "error": exception_summary(exc)})
+
+    __slots__ = ("_number",)
+
+    def __init__(self, number: int) -> None:
+        self._number = number
+
+    def put(self, pseudonym: str, name: str, value: Any) -> None:
+        call, purpose = self._check(name)
+        plaintext = _encode(value)
+        backend, plugin = call.backend, call.plugin.name
+        now = backend.clock()
+        with backend.work.transaction() as conn:
+            subject_id, key = store.held_subject(conn, plugin, pseudonym, purpose, call.legal_basis, now, lock=True)
+            sealed = backend.sealer.cipher(subject_id, key).seal(_record(plugin), f"{purpose}/{name}", plaintext)
+            store.put_entry(conn, plugin, subject_id, pseudonym, purpose, name, sealed, now)
+
+    def get(self, pseudonym: str, name: str) -> Any | None:
+        call, purpose = self._check(name)
+        backend, plugin = call.backend, call.plugin.name
+        with backend.work.engine.connect() as conn:
+            try:
+                subject_id, key = store.held_subject(conn, plugin, pseudonym, purpose, call.legal_basis, backend.clock())
+            except NotHeld:
+                return None
+            sealed = store.get_entry(conn, plugin, subject_id, purpose, name)
+        return None if sealed is None else _opened(call, subject_id, key, purpose, name, sealed)
+
+    def delete(self, pseudonym: str, name: str | None = None) -> int:
+        call, purpose = self._check(name)
+        plugin = call.plugin.name
+        with call.backend.work.transaction() as conn:
+            subject_id = store.holder_of(conn, plugin, pseudonym, purpose)
+            if subject_id is None:
+                return 0
+            return store.delete_entries(conn, plugin, subject_id, pseudonym, purpose, name)
+
+    def items(self, name: str) -> Iterator[tuple[str, Any]]:
+        """(pseudonym, value) of every seeker whose entry ``name`` is live under the call's purpose."""
+        call, purpose = self._check(name)
+        with call.backend.work.engine.connect() as conn:
+            rows = store.live_entries(conn, call.plugin.name, purpose, name, call.legal_basis, call.backend.clock())
+        for pseudonym, subject_id, version, wrapped, sealed in rows:
+            call, _ = self._check(name)  # the call may end while the plugin iterates
+            yield pseudonym, _opened(call, subject_id, WrappedKey(version, wrapped), purpose, name, sealed)
+
+    def changes(self, name: str, since: int = 0) -> StoreChanges:
+        """Entries ``name`` written or removed after ``since``: one statement, and only those opened."""
+        call, purpose = self._check(name)
+        if type(since) is not int or since < 0:
+            raise ValueError("since is a cursor of an earlier StoreChanges, or 0")
+        with call.backend.work.engine.connect() as conn:
+            rows = store.changes_since(conn, call.plugin.name, purpose, name, call.legal_basis, since, call.backend.clock())
+        changed: dict[str, Any] = {}
+        removed: dict[str, None] = {}
+        for row in rows:
+            if row.sealed is not None and row.live and row.wrapped_dek is not None:
+                removed.pop(row.pseudonym, None)
+                changed[row.pseudonym] = _opened(call, row.id, WrappedKey(row.kek_version, row.wrapped_dek), purpose, name,
+                                                 row.sealed)
+            else:
+                changed.pop(row.pseudonym, None)
+                removed[row.pseudonym] = None
+        cursor = rows[-1].seq if rows else since
+        return StoreChanges(int(cursor), tuple(changed.items()), tuple(removed))
+
+    def _check(self, name: str | None) -> tuple[_Call, str]:
+        call = _open(self._number)
+        if call.purpose is None:
+            raise ValueError("this call is made under no purpose: it may keep nothing about a seeker")
+        if name is not None:
+            _declared(call.plugin, name, per_subject=True)
+        return call, call.purpose
 
 
-def bounded(error: str | None) -> str | None:
-    """An error's kind as the tables keep it (200 characters)."""
-    return error[:ERROR_LENGTH] if error else error
+def _record(plugin: str) -> str:
+    return f"plugin:{plugin}"
+
+
+def _opened(call: _Call, subject_id: str, key: WrappedKey, purpose: str, name: str, sealed: bytes) -> Any:
+    plaintext = call.backend.sealer.cipher(subject_id, key).open(_record(call.plugin.name), f"{purpose}/{name}", sealed)
+    return json.loads(plaintext)
+
+
+class PluginSharedStore:
+    """plugins.api.SharedStore: the plugin's data about no seeker, as plain JSON."""
+
+    __slots__ = ("_number",)
+
+    def __init__(self, number: int) -> None:
+        self._number = number
+
+    def put(self, name: str, key: str, value: Any) -> None:
+        call = self._check(name)
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
+            raise ValueError(f"a shared key is a string of 1 to {MAX_KEY_LENGTH} characters")
+        encoded = _encode(value).decode()
+        with call.backend.work.transaction() as conn:
+            store.put_shared(conn, call.plugin.name, name, key, encoded, call.backend.clock())
+
+    def get(self, name: str, key: str) -> Any | None:
+        call = self._check(name)
+        with call.backend.work.engine.connect() as conn:
+            value = store.get_shared(conn, call.plugin.name, name, key)
+        return None if value is None else json.loads(value)
+
+    def delete(self, name: str, key: str) -> bool:
+        call = self._check(name)
+        with call.backend.work.transaction() as conn:
+            return store.delete_shared(conn, call.plugin.name, name, key)
+
+    def items(self, name: str) -> Iterator[tuple[str, Any]]:
+        call = self._check(name)
+        with call.backend.work.engine.connect() as conn:
+            rows = store.shared_items(conn, call.plugin.name, name)
+        for key, value in rows:
+            yield key, json.loads(value)
+
+    def _check(self, name: str) -> _Call:
+        call = _open(self._number)
+        _declared(call.plugin, name, per_subject=False)
+        return call

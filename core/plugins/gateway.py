@@ -1,116 +1,350 @@
-"""The gateway: the only code that hands anything to a plugin (DESIGN.md section 8).
+"""The gateway: the one way the service calls a plugin, a typed method per hook (docs/design.md).
 
-For an event about a seeker, each plugin whose manifest lists it is considered alone, under each
-purpose it serves that could release something the event is about: the decision point decides,
-the decision is recorded, and only then is the plugin called, with a view of the allowed
-categories and nothing else. One plugin's failure is its own: the others are still called.
+Services never name a hook: they call a method here, and the gateway considers each plugin alone.
+For an event about a seeker, a plugin is considered under each purpose it serves that could release
+something the event is about: the decision point decides (``core.access.authorize_release``), the
+decision is recorded, and only then is the plugin called, with a view of the allowed categories
+and nothing else. Each call is isolated (``core.plugins.calls``), gets a context of its own
+(``core.plugins.context``), and one plugin's failure is its own: the others are still called.
+
+A call made with a view of a seeker is noted from its release until the plugin's code returns, so
+that a purge of that seeker and purpose waits for it (``consent_withdrawn``, ``subject_erased``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
-from collections.abc import Iterable
-from datetime import datetime
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, select
+from flask import Flask, current_app
 
-from consent.store import live_consent_clause
+from core.access import PurposeFacts, authorize_release
+from core.background import ElectedWorker
 from core.categories import ACTIVITY, ALL_CATEGORIES, CONTACTS, PROFILE
-from core.models import subjects
-from core.plugins.context import call_plugin, record_incident
-from core.plugins.models import plugin_holdings
-from core.plugins.registry import RANKING_PURPOSE, Plugin
-from core.plugins.release import release_view
-from plugins.api import CandidateQuery, ContactRequestDecision, EmployerSearch, RankedCandidate, SubjectEvent, frozen
-
-if TYPE_CHECKING:
-    from core.runtime import Runtime
+from core.dossier import store as dossier_store
+from core.dossier.records import plugin_values
+from core.identity.roles import plugin_actor
+from core.plugins import hookspecs, store
+from core.plugins.calls import CallResult, Outcome
+from core.plugins.context import CallContext, StoreBackend
+from core.plugins.host import Hook, PluginHost
+from core.plugins.registry import CHANNEL_PURPOSE, RANKING_PURPOSE, Plugin, PluginRefused, Unloaded
+from core.runtime import Runtime
+from plugins.api import (
+    CandidateQuery,
+    ChannelEndpoint,
+    ContactRequestDecision,
+    EmployerSearch,
+    InboundMessage,
+    RankedCandidate,
+    SubjectEvent,
+    SubjectView,
+    TaxonomySource,
+    frozen,
+)
 
 log = logging.getLogger("dossier.plugins")
+EXTENSION = "dossier.plugins"
 MAX_EXPLANATIONS, MAX_EXPLANATION = 10, 200
+# How often a purge looks again for calls in flight about its seeker.
+_POLL = 0.02
 
 # What each event is about: a plugin is called under a purpose only if that purpose releases some
 # of these categories to it, and its view holds those alone (an activity recorded says nothing to a
 # profile-only purpose, and brings no identity with it).
-EVENT_CATEGORIES: dict[str, frozenset[str]] = {
-    "dossier_profile_published": PROFILE | ACTIVITY,
-    "dossier_profile_changed": PROFILE,
-    "dossier_activity_recorded": ACTIVITY,
-    "dossier_contact_recorded": CONTACTS,
+EVENT_CATEGORIES: dict[Hook, frozenset[str]] = {
+    hookspecs.dossier_profile_published: PROFILE | ACTIVITY,
+    hookspecs.dossier_profile_changed: PROFILE,
+    hookspecs.dossier_activity_recorded: ACTIVITY,
+    hookspecs.dossier_contact_recorded: CONTACTS,
     # The profile the employer saw; never the name and contact details the seeker gave that
     # employer by accepting (employer.contact is for that employer alone).
-    "dossier_contact_request_decided": PROFILE,
-    "dossier_consent_granted": ALL_CATEGORIES,
+    hookspecs.dossier_contact_request_decided: PROFILE,
+    hookspecs.dossier_consent_granted: ALL_CATEGORIES,
 }
 
 
-def purposes_for(rt: Runtime, plugin: Plugin, event: str, only: str | None = None,
-                 record_category: str | None = None) -> list[str]:
-    """The purposes of ``plugin`` (or just ``only``) under which ``event`` releases something to it;
-    for an event about one record, only those that release that record's category."""
-    about = EVENT_CATEGORIES[event] if record_category is None else frozenset({record_category})
-    found = []
-    for purpose in plugin.manifest.purposes:
-        if only is not None and purpose != only:
-            continue
-        facts = rt.plugins.purposes.get(purpose)
-        if facts is not None and plugin.categories & facts.categories & about:
-            found.append(purpose)
-    return found
+class PluginGateway:
+    """Every call of a plugin, one method per hook; composed by create_app beside the runtime."""
 
+    def __init__(self, rt: Runtime, host: PluginHost) -> None:
+        self._rt = rt
+        self._host = host
+        self._backend = StoreBackend(rt.work, rt.sealer, rt.clock)
+        # The server's background worker, when one runs in this process (core.plugins.worker).
+        self.worker: ElectedWorker | None = None
 
-def deliver_subject_event(rt: Runtime, event: str, subject_id: str, record_id: str | None, occurred_at: datetime, *,
-                          record_category: str | None = None, decision: ContactRequestDecision | None = None,
-                          purpose_granted: str | None = None) -> None:
-    """Tell every subscribed plugin, under each of its purposes the decision point allows now
-    (for a consent granted, under that purpose only)."""
-    for plugin in rt.plugins.subscribers(event):
-        declared = plugin.categories & EVENT_CATEGORIES[event]
-        for purpose in purposes_for(rt, plugin, event, only=purpose_granted, record_category=record_category):
-            if rt.plugins.calls.busy(plugin.name):
-                # Nothing is released to a plugin that cannot take it: its last call still runs.
-                record_incident(rt, plugin.name, event, "busy", "previous call still running")
-                break
-            view = release_view(rt, rt.plugins, plugin, subject_id, purpose, rt.clock(), declared)
-            if view is None:
-                continue  # refused, and recorded as such
-            if event == "dossier_contact_request_decided" and decision is not None:
-                # Each plugin gets its own copy: what one does to it reaches no other.
-                call_plugin(rt, plugin, event, purpose, view=view, decision=dataclasses.replace(decision))
-            else:
-                record = rt.plugins.record_ref(plugin.name, record_id) if record_id else None
-                call_plugin(rt, plugin, event, purpose, view=view,
-                            event=SubjectEvent(event.removeprefix("dossier_"), occurred_at, record))
+    # -- what runs ----------------------------------------------------------------------------
 
+    def __bool__(self) -> bool:
+        return bool(self._host)
 
-def deliver_employer_search(rt: Runtime, search: EmployerSearch) -> None:
-    """Tell every subscribed plugin of an employer's search (it carries nothing about a seeker)."""
-    for plugin in rt.plugins.subscribers("dossier_employer_search_performed"):
-        own = dataclasses.replace(search, criteria=frozen(dict(search.criteria)))
-        call_plugin(rt, plugin, "dossier_employer_search_performed", None, search=own)
+    @property
+    def plugins(self) -> Mapping[str, Plugin]:
+        return self._host.plugins
 
+    @property
+    def unloaded(self) -> tuple[Unloaded, ...]:
+        return self._host.unloaded
 
-def rank_candidates(rt: Runtime, query: CandidateQuery) -> dict[str, list[tuple[str, RankedCandidate]]]:
-    """Each ranking plugin's candidates, as (subject id, candidate), for seekers still live.
+    @property
+    def purposes(self) -> Mapping[str, PurposeFacts]:
+        return self._host.purposes
 
-    A plugin answers with its pseudonyms; they are mapped back through its holdings, and any that
-    is not (or no longer) a seeker whose ``profile.matching`` consent is live now is dropped. The
-    answer is read inside the isolated call, at most ``limit`` items; what is not a well-formed
-    candidate (a string pseudonym, a finite score, texts of explanation) is dropped.
-    """
-    ranked: dict[str, list[tuple[str, RankedCandidate]]] = {}
-    limit = max(query.limit, 0)
-    for plugin in rt.plugins.implementing("dossier_candidate_ranking"):
-        result = call_plugin(rt, plugin, "dossier_candidate_ranking", RANKING_PURPOSE, collect=limit, query=_own_query(query))
+    @property
+    def manager(self) -> Any:
+        """pluggy's manager, for tracing calls in tests (``add_hookcall_monitoring``)."""
+        return self._host.manager
+
+    def listens(self, event: Hook) -> bool:
+        """Whether some plugin's manifest lists the event hook ``event``."""
+        return bool(self._host.subscribers(event))
+
+    def pseudonym(self, plugin: str, subject_id: str) -> str:
+        return self._host.pseudonym(plugin, subject_id)
+
+    def open_context(self, plugin: str, purpose: str | None) -> CallContext:
+        """A context of ``plugin`` under ``purpose``, as a call of it gets one: for tests and
+        operators' tools that read a plugin's store as the service does. ``end()`` it after use."""
+        return CallContext(self._backend, self._host.plugins[plugin], purpose, self._host.legal_basis(purpose) if purpose else "")
+
+    def record_ref(self, plugin: str, record_id: str) -> str:
+        return self._host.record_ref(plugin, record_id)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def channel_endpoints(self) -> list[tuple[Plugin, ChannelEndpoint]]:
+        """Every channel endpoint the running plugins declare (checked by core.plugins.channels)."""
+        found: list[tuple[Plugin, ChannelEndpoint]] = []
+        for plugin in self._host.implementing(hookspecs.dossier_channel_endpoints):
+            result = self._host.call(plugin, hookspecs.dossier_channel_endpoints)
+            if not result.ok:
+                raise PluginRefused(f"plugin {plugin.name}: dossier_channel_endpoints failed ({result.error})")
+            found += [(plugin, endpoint) for endpoint in result.value or ()]
+        return found
+
+    def serve_channel(self, plugin: Plugin, endpoint: ChannelEndpoint, message: InboundMessage,
+                      record_contact: Callable[..., str | None]) -> CallResult:
+        """Call a channel endpoint's handler, isolated, with a context that records contacts."""
+        context = CallContext(self._backend, plugin, CHANNEL_PURPOSE, self._host.legal_basis(CHANNEL_PURPOSE), record_contact)
+        label = f"channel:{endpoint.path}"
+        try:
+            result = self._host.calls.call(plugin.name, label, lambda: endpoint.handler(message, context))
+        finally:
+            context.end()
         if not result.ok:
-            continue
-        candidates = [c for c in map(_clean, result.value or ()) if c is not None]
-        subjects_of = _live_holders(rt, plugin.name, [c.pseudonym for c in candidates])
-        ranked[plugin.name] = [(subjects_of[c.pseudonym], c) for c in candidates if c.pseudonym in subjects_of]
-    return ranked
+            self.incident(plugin.name, label, result.outcome.value, result.error)
+        return result
+
+    def taxonomy_sources(self) -> dict[str, tuple[str, TaxonomySource]]:
+        """Every taxonomy source of the running plugins: name -> (plugin, source)."""
+        found: dict[str, tuple[str, TaxonomySource]] = {}
+        for plugin in self._host.implementing(hookspecs.dossier_taxonomy_sources):
+            result = self._call(plugin, hookspecs.dossier_taxonomy_sources, None)
+            for source in (result.value or ()) if result.ok else ():
+                if isinstance(source, TaxonomySource) and source.name not in found:
+                    found[source.name] = (plugin.name, source)
+        return found
+
+    def read_taxonomy(self, plugin: str, source: TaxonomySource, read: Callable[[TaxonomySource], Any]) -> CallResult:
+        """Run ``read(source)`` (which iterates the plugin's generators) as the plugin's isolated call."""
+        return self._host.calls.call(plugin, hookspecs.dossier_taxonomy_sources.__name__, read, source=source)
+
+    # -- the process --------------------------------------------------------------------------
+
+    def process_started(self) -> None:
+        """Tell each plugin that the service started in this process, once per purpose it serves."""
+        timeout = self._rt.settings.PLUGIN_START_TIMEOUT
+        for plugin in self._host.implementing(hookspecs.dossier_process_started):
+            for purpose in plugin.manifest.purposes or (None,):
+                self._call(plugin, hookspecs.dossier_process_started, purpose, timeout=timeout)
+
+    # -- events about a seeker ----------------------------------------------------------------
+
+    def profile_published(self, subject_id: str, occurred_at: datetime, request_id: str | None = None) -> None:
+        self._subject_event(hookspecs.dossier_profile_published, subject_id, occurred_at, request_id)
+
+    def profile_changed(self, subject_id: str, occurred_at: datetime, request_id: str | None = None) -> None:
+        self._subject_event(hookspecs.dossier_profile_changed, subject_id, occurred_at, request_id)
+
+    def activity_recorded(self, subject_id: str, record_id: str, category: str, occurred_at: datetime,
+                          request_id: str | None = None) -> None:
+        self._subject_event(hookspecs.dossier_activity_recorded, subject_id, occurred_at, request_id, record_id=record_id,
+                            record_category=category)
+
+    def contact_recorded(self, subject_id: str, record_id: str, occurred_at: datetime, request_id: str | None = None) -> None:
+        self._subject_event(hookspecs.dossier_contact_recorded, subject_id, occurred_at, request_id, record_id=record_id,
+                            record_category="contact.history")
+
+    def consent_granted(self, subject_id: str, purpose: str, occurred_at: datetime, request_id: str | None = None) -> None:
+        """Under the granted purpose only."""
+        self._subject_event(hookspecs.dossier_consent_granted, subject_id, occurred_at, request_id, only=purpose)
+
+    def contact_request_decided(self, subject_id: str, decision: ContactRequestDecision, request_id: str | None = None) -> None:
+        self._subject_event(hookspecs.dossier_contact_request_decided, subject_id, decision.occurred_at, request_id,
+                            decision=decision)
+
+    def employer_search_performed(self, search: EmployerSearch) -> None:
+        """Tell every subscribed plugin of an employer's search (it carries nothing about a seeker)."""
+        for plugin in self._host.subscribers(hookspecs.dossier_employer_search_performed):
+            own = dataclasses.replace(search, criteria=frozen(dict(search.criteria)))
+            self._call(plugin, hookspecs.dossier_employer_search_performed, None, search=own)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def consent_withdrawn(self, plugin: Plugin, subject_id: str, purpose: str) -> CallResult:
+        """Ask ``plugin`` to purge what it derived of the seeker under ``purpose``, once no call of
+        it about that seeker and purpose is still running."""
+        if not self._calls_ended(plugin.name, subject_id, purpose):
+            return CallResult(Outcome.BUSY, error="call_in_flight")
+        return self._call(plugin, hookspecs.dossier_consent_withdrawn, purpose,
+                          pseudonym=self.pseudonym(plugin.name, subject_id), purpose=purpose)
+
+    def subject_erased(self, plugin: Plugin, subject_id: str) -> CallResult:
+        """Ask ``plugin`` to purge everything it holds of an erased seeker, once no call of it about
+        them is still running."""
+        if not self._calls_ended(plugin.name, subject_id, None):
+            return CallResult(Outcome.BUSY, error="call_in_flight")
+        return self._call(plugin, hookspecs.dossier_subject_erased, None, pseudonym=self.pseudonym(plugin.name, subject_id))
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def candidate_ranking(self, query: CandidateQuery) -> dict[str, list[tuple[str, RankedCandidate]]]:
+        """Each ranking plugin's candidates, as (subject id, candidate), for seekers still live.
+
+        A plugin answers with its pseudonyms; they are mapped back through its holdings, and any that
+        is not (or no longer) a seeker whose ``profile.matching`` consent is live now is dropped. The
+        answer is read inside the isolated call, at most ``limit`` items; what is not a well-formed
+        candidate (a string pseudonym, a finite score, texts of explanation) is dropped.
+        """
+        ranked: dict[str, list[tuple[str, RankedCandidate]]] = {}
+        limit = max(query.limit, 0)
+        for plugin in self._host.implementing(hookspecs.dossier_candidate_ranking):
+            result = self._call(plugin, hookspecs.dossier_candidate_ranking, RANKING_PURPOSE, collect=limit, query=_own_query(query))
+            if not result.ok:
+                continue
+            candidates = [c for c in map(_clean, result.value or ()) if c is not None]
+            with self._rt.engine.connect() as conn:
+                subjects_of = store.live_holders(conn, plugin.name, RANKING_PURPOSE, [c.pseudonym for c in candidates],
+                                                 self._rt.clock())
+            ranked[plugin.name] = [(subjects_of[c.pseudonym], c) for c in candidates if c.pseudonym in subjects_of]
+        return ranked
+
+    # -- incidents ----------------------------------------------------------------------------
+
+    def incident(self, plugin: str, hook: str, kind: str, error: str | None) -> None:
+        """Keep a failed call for the admins (GET /api/v1/plugins): the kind and the error's class.
+
+        A failure to keep it is logged, never raised: the caller has already done its work.
+        """
+        try:
+            with self._rt.transaction() as conn:
+                store.record_incident(conn, plugin, hook, kind, error, self._rt.clock())
+        except Exception as exc:  # noqa: BLE001
+            log.error("plugin incident not recorded", extra={"plugin": plugin, "error": type(exc).__name__})
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _subject_event(self, hook: Hook, subject_id: str, occurred_at: datetime, request_id: str | None, *,
+                       record_id: str | None = None, record_category: str | None = None, only: str | None = None,
+                       decision: ContactRequestDecision | None = None) -> None:
+        """Tell every subscribed plugin, under each of its purposes the decision point allows now."""
+        about = EVENT_CATEGORIES[hook]
+        for plugin in self._host.subscribers(hook):
+            declared = plugin.categories & about
+            for purpose in self._purposes_for(plugin, about if record_category is None else frozenset({record_category}), only):
+                if self._host.calls.busy(plugin.name):
+                    # Nothing is released to a plugin that cannot take it: its last call still runs.
+                    self.incident(plugin.name, hook.__name__, "busy", "previous call still running")
+                    break
+                released = self._release(plugin, subject_id, purpose, declared, request_id)
+                if released is None:
+                    continue  # refused, and recorded as such
+                view, call_id = released
+                if decision is not None:
+                    # Each plugin gets its own copy: what one does to it reaches no other.
+                    self._call(plugin, hook, purpose, call_id=call_id, view=view, decision=dataclasses.replace(decision))
+                else:
+                    record = self._host.record_ref(plugin.name, record_id) if record_id else None
+                    self._call(plugin, hook, purpose, call_id=call_id, view=view,
+                               event=SubjectEvent(hook.__name__.removeprefix("dossier_"), occurred_at, record))
+
+    def _purposes_for(self, plugin: Plugin, about: frozenset[str], only: str | None) -> list[str]:
+        """The purposes of ``plugin`` (or just ``only``) that release some of ``about`` to it."""
+        found = []
+        for purpose in plugin.manifest.purposes:
+            facts = self._host.purposes.get(purpose)
+            if (only is None or purpose == only) and facts is not None and plugin.categories & facts.categories & about:
+                found.append(purpose)
+        return found
+
+    def _release(self, plugin: Plugin, subject_id: str, purpose: str, declared: frozenset[str],
+                 request_id: str | None) -> tuple[SubjectView, str] | None:
+        """The view ``plugin`` may have of the seeker under ``purpose`` now, and the call noted for
+        it; None when refused. One transaction decides and records (core.access.authorize_release),
+        notes the holding (what to purge if the purpose goes) and the call in flight, and loads the
+        sealed fields of the allowed categories; they are opened after the commit."""
+        now = self._rt.clock()
+        with self._rt.transaction() as conn:
+            access = authorize_release(conn, plugin_actor(plugin.name, request_id), declared, subject_id, purpose,
+                                       self._host.purposes.get(purpose), now=now)
+            if access is None:
+                return None
+            pseudonym = self._host.pseudonym(plugin.name, subject_id)
+            store.note_holding(conn, plugin.name, subject_id, purpose, pseudonym, now)
+            call_id = store.begin_call(conn, plugin.name, subject_id, purpose, now, self._call_lease())
+            sealed = dossier_store.load_sealed(conn, subject_id, access.decision.categories)
+        try:
+            opened = dossier_store.open_sealed(self._rt.sealer.cipher(subject_id, access.key), sealed)
+            ref = functools.partial(self._host.record_ref, plugin.name)
+            return SubjectView(pseudonym, purpose, plugin_values(opened, access.decision.categories, ref)), call_id
+        except BaseException:
+            self._end_call(call_id)
+            raise
+
+    def _call(self, plugin: Plugin, hook: Hook, under: str | None, *, call_id: str | None = None, collect: int | None = None,
+              timeout: float | None = None, **arguments: Any) -> CallResult:
+        """Call ``plugin``'s ``hook`` under the purpose ``under`` with a fresh context; afterwards
+        nothing it was given works, and the call noted at its release ends when its code returns."""
+        context = CallContext(self._backend, plugin, under, self._host.legal_basis(under) if under else "")
+        finished = functools.partial(self._end_call, call_id) if call_id else None
+        try:
+            result = self._host.call(plugin, hook, collect, finished, timeout, context=context, **arguments)
+        finally:
+            context.end()
+            for value in arguments.values():
+                if isinstance(value, SubjectView):
+                    value._revoke()
+        if not result.ok:
+            self.incident(plugin.name, hook.__name__, result.outcome.value, result.error)
+        return result
+
+    def _call_lease(self) -> timedelta:
+        """How long a call in flight holds up purges if its process dies before it ends."""
+        return timedelta(seconds=self._rt.settings.PLUGIN_TIMEOUT * 4 + 30)
+
+    def _end_call(self, call_id: str) -> None:
+        with self._rt.transaction() as conn:
+            store.end_call(conn, call_id)
+
+    def _calls_ended(self, plugin: str, subject_id: str, purpose: str | None) -> bool:
+        """Wait, up to the plugins' timeout, until no call of ``plugin`` about the seeker (under
+        ``purpose``) that was released a view is still running, in any process."""
+        deadline = time.monotonic() + self._rt.settings.PLUGIN_TIMEOUT
+        while True:
+            with self._rt.engine.connect() as conn:
+                running = store.calls_in_flight(conn, plugin, subject_id, purpose, self._rt.clock())
+            if not running:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL)
 
 
 def _own_query(query: CandidateQuery) -> CandidateQuery:
@@ -135,17 +369,7 @@ def _clean(candidate: object) -> RankedCandidate | None:
     return RankedCandidate(candidate.pseudonym, float(candidate.score), explanation)
 
 
-def _live_holders(rt: Runtime, plugin: str, pseudonyms: Iterable[str]) -> dict[str, str]:
-    wanted = sorted({p for p in pseudonyms if isinstance(p, str)})
-    if not wanted:
-        return {}
-    now = rt.clock()
-    query = (
-        select(plugin_holdings.c.pseudonym, plugin_holdings.c.subject_id)
-        .join(subjects, subjects.c.id == plugin_holdings.c.subject_id)
-        .where(and_(plugin_holdings.c.plugin == plugin, plugin_holdings.c.purpose == RANKING_PURPOSE,
-                    plugin_holdings.c.pseudonym.in_(wanted), subjects.c.erased_at.is_(None),
-                    exists().where(live_consent_clause(subjects.c.id, RANKING_PURPOSE, now))))
-    )
-    with rt.engine.connect() as conn:
-        return {pseudonym: subject_id for pseudonym, subject_id in conn.execute(query).all()}
+def plugin_gateway(app: Flask | None = None) -> PluginGateway:
+    """The plugin gateway of ``app`` (default: the current app)."""
+    gateway: PluginGateway = (app or current_app).extensions[EXTENSION]
+    return gateway

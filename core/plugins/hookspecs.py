@@ -166,6 +166,21 @@ def dossier_subject_erased(pseudonym: str, context: PluginContext) -> Purged:  #
     """
 
 
+# -- the process -------------------------------------------------------------------------------
+
+
+@hookspec
+def dossier_process_started(context: PluginContext) -> None:
+    """The service started in this process (a web worker, a ``dossier worker``): the moment to build
+    in-memory state from the plugin's store (``context.store.changes(name)`` gives every entry and
+    the cursor to catch up from later).
+
+    Consent: called once per purpose of the manifest (``context.purpose``), or once under no
+    purpose for a plugin that serves none; no view: the store yields only what is live under that
+    purpose.
+    """
+
+
 # -- queries -----------------------------------------------------------------------------------
 
 
@@ -185,4 +200,5 @@ SUBJECT_EVENT_HOOKS = ("dossier_profile_published", "dossier_profile_changed", "
                        "dossier_contact_recorded", "dossier_contact_request_decided", "dossier_consent_granted")
 EVENT_HOOKS = (*SUBJECT_EVENT_HOOKS, "dossier_employer_search_performed")
 LIFECYCLE_HOOKS = ("dossier_consent_withdrawn", "dossier_subject_erased")
+PROCESS_HOOKS = ("dossier_process_started",)
 QUERY_HOOKS = ("dossier_candidate_ranking",)

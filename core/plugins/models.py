@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import UUID_LENGTH, Base, utcnow
@@ -85,6 +85,8 @@ class PluginEvent(Base):
     payload: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column()
+    # The request that caused the event: the audit entries of its releases name it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class PluginPurge(Base):
@@ -104,6 +106,8 @@ class PluginPurge(Base):
     last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
     confirmed_at: Mapped[datetime | None] = mapped_column()
     items: Mapped[int | None] = mapped_column(Integer)
+    # The request of the withdrawal or erasure: the confirmation's audit entry names it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_plugin_purges_due", "confirmed_at", "next_attempt_at"),
@@ -125,9 +129,58 @@ class PluginIncident(Base):
     __table_args__ = (Index("ix_plugin_incidents_plugin", "plugin", "at"),)
 
 
+class PluginCall(Base):
+    """A call of a plugin about a subject under a purpose, from the release of its view until the
+    plugin's code has returned: a purge of that subject and purpose waits for it to end.
+
+    ``lease_until`` bounds it if the process dies mid-call.
+    """
+
+    __tablename__ = "plugin_calls"
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"))
+    purpose: Mapped[str] = mapped_column(String(PURPOSE_LENGTH))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (Index("ix_plugin_calls_holder", "plugin", "subject_id", "purpose"),)
+
+
+class PluginStoreChange(Base):
+    """The last change of one entry of a plugin's per-seeker store, numbered in commit order.
+
+    ``deleted`` marks an entry gone (deleted by the plugin, purged, or erased): the change feed
+    (``SubjectStore.changes``) reports it by the pseudonym, so that a copy elsewhere can drop it.
+    """
+
+    __tablename__ = "plugin_store_changes"
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(PURPOSE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_plugin_store_changes_feed", "plugin", "purpose", "name", "seq"),)
+
+
+class PluginStoreSequence(Base):
+    """The last change number of a plugin's store. Writers take its row lock until they commit, so
+    numbers are committed in order and a reader never skips one committed later."""
+
+    __tablename__ = "plugin_store_sequences"
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
 plugin_holdings = cast(Table, PluginHolding.__table__)
 plugin_subject_data = cast(Table, PluginSubjectData.__table__)
 plugin_shared_data = cast(Table, PluginSharedData.__table__)
 plugin_events = cast(Table, PluginEvent.__table__)
 plugin_purges = cast(Table, PluginPurge.__table__)
 plugin_incidents = cast(Table, PluginIncident.__table__)
+plugin_calls = cast(Table, PluginCall.__table__)
+plugin_store_changes = cast(Table, PluginStoreChange.__table__)
+plugin_store_sequences = cast(Table, PluginStoreSequence.__table__)

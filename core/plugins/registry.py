@@ -11,9 +11,11 @@ operator asked for it, so running without it silently would be worse.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 import pluggy
@@ -23,7 +25,7 @@ from consent.catalogue import LegalBasis, Notice, PurposeDefinition
 from core.categories import ALL_CATEGORIES, under
 from core.plugins import hookspecs
 from core.policy import RESERVED_PURPOSES
-from plugins.api import NAME_PATTERN, PROJECT, Manifest, PurposeDeclaration
+from plugins.api import NAME_PATTERN, PROJECT, Manifest, PluginSetting, PurposeDeclaration
 
 # Built-in plugins, by module, in the order they are registered.
 BUILTIN_PLUGINS: tuple[str, ...] = ()
@@ -48,6 +50,8 @@ class Plugin:
     source: str
     # The purposes it brings, as the catalogue stores them (categories expanded).
     purposes_brought: tuple[PurposeDefinition, ...] = ()
+    # Its settings as the operator gave them, checked against its manifest, defaults filled in.
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,10 @@ def _manifest_of(manager: pluggy.PluginManager, plugin: Any, label: str) -> Mani
 # -- checking manifests ------------------------------------------------------------------------
 
 
-def check(manager: pluggy.PluginManager, manifest: Manifest, source: str, catalogue: Mapping[str, frozenset[str]]) -> Plugin:
-    """Check one registered plugin against the hooks and the purpose catalogue (name -> categories)."""
+def check(manager: pluggy.PluginManager, manifest: Manifest, source: str, catalogue: Mapping[str, frozenset[str]],
+          configured: Mapping[str, Any] | None = None) -> Plugin:
+    """Check one registered plugin against the hooks, the purpose catalogue (name -> categories)
+    and what the operator configured for it (its table of the ``PLUGINS`` setting)."""
     name = manifest.name
     plugin = manager.get_plugin(name)
     refuse = _refuser(name)
@@ -184,7 +190,66 @@ def check(manager: pluggy.PluginManager, manifest: Manifest, source: str, catalo
     stores = [s.name for s in manifest.stores]
     if any(not isinstance(s, str) or not NAME_PATTERN.match(s) for s in stores) or len(set(stores)) != len(stores):
         refuse(f"store names must be unique and match {NAME_PATTERN.pattern}")
-    return Plugin(name, manifest, categories, hooks, source, tuple(brought))
+    resolved = _settings(manifest.settings, configured or {}, refuse)
+    return Plugin(name, manifest, categories, hooks, source, tuple(brought), MappingProxyType(resolved))
+
+
+def check_configured(settings: Settings, running: Mapping[str, Plugin], unloaded: Iterable[Unloaded]) -> None:
+    """Every table of the ``PLUGINS`` setting names a plugin that is installed (running or off)."""
+    known = set(running) | {u.name for u in unloaded}
+    for name in sorted(set(settings.PLUGINS) - known):
+        raise PluginRefused(f"PLUGINS: no installed plugin is named {name}")
+
+
+_KINDS: tuple[type, ...] = (str, int, float, bool, tuple)
+
+
+def _settings(declared: Sequence[PluginSetting], given: Mapping[str, Any], refuse: Refuse) -> dict[str, Any]:
+    """The plugin's settings: each declared one, as given (checked) or its default."""
+    specs: dict[str, PluginSetting] = {}
+    for spec in declared:
+        if type(spec) is not PluginSetting or not isinstance(spec.name, str) or not NAME_PATTERN.match(spec.name):
+            refuse(f"settings must be plugins.api.PluginSetting items named as {NAME_PATTERN.pattern}")
+        if spec.kind not in _KINDS or spec.name in specs:
+            refuse(f"setting {spec.name}: kind must be one of str, int, float, bool, tuple, and names unique")
+        specs[spec.name] = spec
+        _setting_value(spec, spec.default, _prefixed(refuse, f"setting {spec.name}: its default "))
+    for name in sorted(set(given) - set(specs)):
+        refuse(f"PLUGINS: unknown setting {name} (it declares {', '.join(sorted(specs)) or 'none'})")
+    resolved: dict[str, Any] = {}
+    for name, spec in specs.items():
+        if name in given:
+            resolved[name] = _setting_value(spec, given[name], _prefixed(refuse, f"PLUGINS: setting {name} "))
+        else:
+            resolved[name] = spec.default if spec.kind is not tuple else tuple(spec.default)
+    return resolved
+
+
+def _prefixed(refuse: Refuse, prefix: str) -> Refuse:
+    def refuse_with(reason: str) -> NoReturn:
+        refuse(prefix + reason)
+
+    return refuse_with
+
+
+def _setting_value(spec: PluginSetting, value: Any, refuse: Refuse) -> Any:
+    """``value`` checked against ``spec`` (a tuple setting accepts a list of strings)."""
+    if spec.kind is tuple:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            refuse("must be a list of strings")
+        return tuple(value)
+    if spec.kind is float and type(value) is int:
+        value = float(value)
+    if type(value) is not spec.kind:
+        refuse(f"must be of type {spec.kind.__name__}")
+    if spec.choices and value not in spec.choices:
+        refuse(f"must be one of {', '.join(spec.choices)}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            refuse("must be a finite number")
+        if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
+            refuse(f"must be between {spec.minimum} and {spec.maximum}")
+    return value
 
 
 Refuse = Callable[[str], NoReturn]

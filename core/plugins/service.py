@@ -4,39 +4,31 @@ from, its health (failed calls), and the purges it has yet to confirm."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import func, select
+from typing import Any
 
 from core.access import require_role
 from core.identity.roles import Actor, Role
 from core.models import iso_utc
-from core.plugins.models import plugin_incidents, plugin_purges
+from core.plugins import store
+from core.plugins.gateway import PluginGateway
 from core.plugins.registry import Plugin
-
-if TYPE_CHECKING:
-    from core.runtime import Runtime
+from core.runtime import Runtime
 
 HEALTH_WINDOW = timedelta(days=7)
 
 
-def register(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
+def register(rt: Runtime, plugins: PluginGateway, actor: Actor) -> list[dict[str, Any]]:
     require_role(actor, Role.ADMIN, Role.AUDITOR)
-    return register_entries(rt)
+    return register_entries(rt, plugins)
 
 
-def register_entries(rt: Runtime) -> list[dict[str, Any]]:
+def register_entries(rt: Runtime, plugins: PluginGateway) -> list[dict[str, Any]]:
     """Every plugin: the running ones with their manifest and health, then those installed but off."""
-    since = rt.clock() - HEALTH_WINDOW
     with rt.engine.connect() as conn:
-        incidents: dict[str, tuple[int, Any]] = {plugin: (count, last) for plugin, count, last in conn.execute(
-            select(plugin_incidents.c.plugin, func.count(), func.max(plugin_incidents.c.at))
-            .where(plugin_incidents.c.at >= since).group_by(plugin_incidents.c.plugin))}
-        pending: dict[str, int] = dict(conn.execute(
-            select(plugin_purges.c.plugin, func.count()).where(plugin_purges.c.confirmed_at.is_(None))
-            .group_by(plugin_purges.c.plugin)).all())
-    running = [_entry(plugin, incidents.get(plugin.name), pending.get(plugin.name, 0)) for plugin in rt.plugins.plugins.values()]
-    others = [{"name": u.name, "state": u.state, "source": u.source} for u in rt.plugins.unloaded]
+        incidents = store.incidents_since(conn, rt.clock() - HEALTH_WINDOW)
+        pending = store.unconfirmed_by_plugin(conn)
+    running = [_entry(plugin, incidents.get(plugin.name), pending.get(plugin.name, 0)) for plugin in plugins.plugins.values()]
+    others = [{"name": u.name, "state": u.state, "source": u.source} for u in plugins.unloaded]
     return running + others
 
 
@@ -63,11 +55,8 @@ def purges(rt: Runtime, actor: Actor, pending_only: bool) -> list[dict[str, Any]
 
 def purge_entries(rt: Runtime, pending_only: bool) -> list[dict[str, Any]]:
     """The purges plugins were asked for, the unconfirmed first (what admins must follow up)."""
-    query = select(plugin_purges).order_by(plugin_purges.c.confirmed_at.is_not(None), plugin_purges.c.requested_at)
-    if pending_only:
-        query = query.where(plugin_purges.c.confirmed_at.is_(None))
     with rt.engine.connect() as conn:
-        rows = conn.execute(query.limit(1000)).all()
+        rows = store.purges(conn, pending_only)
     return [
         {
             "id": r.id, "plugin": r.plugin, "subject_id": r.subject_id, "purpose": r.purpose, "cause": r.cause,

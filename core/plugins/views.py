@@ -7,6 +7,7 @@ from typing import Any
 from core.http.api import ApiBlueprint
 from core.identity.roles import Actor
 from core.plugins import schemas, service
+from core.plugins.gateway import plugin_gateway
 from core.runtime import runtime
 
 api = ApiBlueprint("plugins", url_prefix="/api/v1")
@@ -17,7 +18,7 @@ TAGS = ("plugins",)
                response=schemas.PluginSchema(many=True), errors=(403,))
 def plugin_register(actor: Actor) -> list[dict[str, Any]]:
     """Each plugin's manifest (purposes, categories, events, what it stores), its source and health."""
-    return service.register(runtime(), actor)
+    return service.register(runtime(), plugin_gateway(), actor)
 
 
 @api.operation("/plugins/purges", summary="Purges demandées aux plugins / purges asked of plugins", tags=TAGS,

@@ -8,9 +8,9 @@ a person. What it yields is checked in full before the first write.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from core.plugins.context import call_plugin
+from core.plugins.gateway import PluginGateway
+from core.runtime import Runtime
 from core.taxonomy.errors import TaxonomyImportError
 from core.taxonomy.esco import ImportReport
 from core.taxonomy.kinds import Kind, Relation
@@ -18,31 +18,17 @@ from core.taxonomy.store import SCHEME_LENGTH, ParsedConcept, ParsedFiles, write
 from core.taxonomy.text import search_text
 from plugins.api import TaxonomySource
 
-if TYPE_CHECKING:
-    from core.runtime import Runtime
-
 _LANG = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,4})?\Z")
 _CODE_LENGTH = 255
 _LABEL_LENGTH = 500
 
 
-def available(rt: Runtime) -> dict[str, tuple[str, TaxonomySource]]:
-    """Every taxonomy source of the running plugins: name -> (plugin, source)."""
-    found: dict[str, tuple[str, TaxonomySource]] = {}
-    for plugin in rt.plugins.implementing("dossier_taxonomy_sources"):
-        result = call_plugin(rt, plugin, "dossier_taxonomy_sources", None)
-        for source in (result.value or ()) if result.ok else ():
-            if isinstance(source, TaxonomySource) and source.name not in found:
-                found[source.name] = (plugin.name, source)
-    return found
-
-
-def import_source(rt: Runtime, plugin: str, source: TaxonomySource) -> ImportReport:
+def import_source(rt: Runtime, plugins: PluginGateway, plugin: str, source: TaxonomySource) -> ImportReport:
     """Import (or re-import) a plugin's taxonomy: read it in the plugin's isolated call, then write it
     in a transaction of its own (the plugin's code never runs while the database is locked)."""
     if not 0 < len(source.name) <= SCHEME_LENGTH:
         raise TaxonomyImportError(f"source name {source.name!r} must be 1 to {SCHEME_LENGTH} characters long")
-    result = rt.plugins.calls.call(plugin, "dossier_taxonomy_sources", _parsed_or_refused, source=source)
+    result = plugins.read_taxonomy(plugin, source, _parsed_or_refused)
     if not result.ok:
         raise TaxonomyImportError(f"{source.name}: the source failed ({result.error})")
     if isinstance(result.value, TaxonomyImportError):

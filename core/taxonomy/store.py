@@ -2,7 +2,7 @@
 
 Everything is read once up front (code -> id maps, existing labels and relations) and written
 with executemany, so the cost is a handful of statements whatever the size: round trips are the
-main cost on PostgreSQL (DESIGN.md section 10). Only differences are written, so re-running an
+main cost on PostgreSQL (docs/design.md). Only differences are written, so re-running an
 import of the same files changes no row.
 """
 

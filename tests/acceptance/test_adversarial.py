@@ -1,4 +1,4 @@
-"""Adversarial tests: trying to break the invariants (DESIGN.md section 5) and the public contract
+"""Adversarial tests: trying to break the invariants (docs/design.md) and the public contract
 (API.md) from the outside.
 
 Every test drives the real HTTP API (or the command line). A test marked ``xfail(strict=True)``
@@ -364,7 +364,7 @@ def test_forged_tokens_get_401(client, rt, make_person, case: str) -> None:
         "kid-path-traversal": lambda: ed25519_token({**header, "kid": "../../../../dev/null"}, claims, attacker),
         "kid-sql": lambda: ed25519_token({**header, "kid": "x' OR '1'='1"}, claims, attacker),
         # The service's other signing keys sign consent receipts and audit checkpoints; what they
-        # sign must never pass for an access token (DESIGN.md section 6: separate keys).
+        # sign must never pass for an access token (docs/design.md: separate keys).
         "receipt-key": lambda: receipt_signed(None),
         "checkpoint-key": lambda: ed25519_token({**header, "kid": rt.signing.key(KeyUse.CHECKPOINT).kid}, claims,
                                                 rt.signing.key(KeyUse.CHECKPOINT)),

@@ -79,11 +79,13 @@ def test_a_ciphertext_moved_to_another_seeker_or_field_does_not_open(client, rt,
 
     other = make_person(Role.SEEKER)
     write_markers(client, seeker, advisor)
+    assert client.put(f"/api/v1/seekers/{other.subject_id}/identity", json={"name": "Autre Personne"},
+                      headers=other.auth).status_code == 200
     with rt.engine.begin() as conn:
         name = conn.execute(select(sealed_fields).where(sealed_fields.c.subject_id == seeker.subject_id, sealed_fields.c.field == "name")).one()
         other_identity = conn.execute(select(records.c.id).where(records.c.subject_id == other.subject_id, records.c.kind == "identity")).scalar_one()
-        conn.execute(sealed_fields.insert().values(record_id=other_identity, field="name", subject_id=other.subject_id,
-                                                   category="identity.name", ciphertext=name.ciphertext, updated_at=name.updated_at))
+        conn.execute(update(sealed_fields).where(sealed_fields.c.record_id == other_identity, sealed_fields.c.field == "name")
+                     .values(ciphertext=name.ciphertext))
         conn.execute(update(sealed_fields).where(sealed_fields.c.record_id == name.record_id, sealed_fields.c.field == "email")
                      .values(ciphertext=name.ciphertext))
     # Moved ciphertexts fail authentication: the reads fail closed, with a problem and no value.
@@ -144,7 +146,7 @@ def test_rotation_while_reads_run_loses_no_read(client, rt, make_person, seeker:
     for thread in threads:
         thread.start()
     try:
-        reports = [rotate_keys(rt, batch=2) for _ in range(3)]
+        reports = [rotate_keys(rt.work, rt.sealer, rt.settings.KEYRING_RELOAD_INTERVAL, batch=2) for _ in range(3)]
     finally:
         stop.set()
         for thread in threads:
@@ -158,5 +160,5 @@ def test_rotation_while_reads_run_loses_no_read(client, rt, make_person, seeker:
 
 
 def test_the_keyring_stays_private_after_rotation(rt) -> None:
-    rotate_keys(rt)
+    rotate_keys(rt.work, rt.sealer, rt.settings.KEYRING_RELOAD_INTERVAL)
     assert os.stat(rt.keys.path).st_mode & 0o077 == 0

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from audit import log as audit_log
+from audit import store as audit_store
 from audit.models import audit_leaves, audit_queue
 from audit.service import sequence
-from audit.verify import verify
+from audit.service import verify
 from core.models import records, sealed_fields
 from tests.conftest import Person
 
@@ -43,7 +43,7 @@ def test_a_failing_append_stops_the_access(client, rt, monkeypatch, seeker: Pers
     from core.identity.roles import Role
 
     before = counts(rt)
-    monkeypatch.setattr(audit_log, "append", failing_append)
+    monkeypatch.setattr(audit_store, "append", failing_append)
     if request_kind == "read":
         response = client.get(f"/api/v1/seekers/{seeker.subject_id}/dossier", headers=advisor.auth)
     elif request_kind == "write":

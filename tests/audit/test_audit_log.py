@@ -289,11 +289,11 @@ def test_lookups_are_recorded_allowed_or_denied(rt, client, make_person, seeker:
 def test_checkpoints_come_every_n_entries_or_t_seconds(rt, client, seeker: Person) -> None:
     from datetime import timedelta
 
-    from audit import log as audit_log
+    from audit import store as audit_store
 
     def integrate(now_offset: float = 0.0, every: int = 3) -> None:
         with rt.transaction() as conn:
-            audit_log.integrate(conn, rt.signing, rt.clock() + timedelta(seconds=now_offset), batch=2,
+            audit_store.integrate(conn, rt.signing, rt.clock() + timedelta(seconds=now_offset), batch=2,
                                 checkpoint_every=every, checkpoint_after=timedelta(seconds=60))
 
     def sizes() -> list[int]:

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select
 
-from audit import log
+from audit import store
 from audit.entries import Entry
 from audit.merkle import consistency_path, inclusion_path, root_hash
 from audit.models import audit_leaves, audit_nodes
@@ -35,10 +35,10 @@ def stored(rt):  # type: ignore[no-untyped-def]
     for start, stop in ((0, 1), (1, 6), (6, 23), (23, 40), (40, SIZE)):
         with rt.transaction() as conn:
             for i in range(start, stop):
-                log.append(conn, _entry(i))
+                store.append(conn, _entry(i))
         with rt.transaction() as conn:
-            log.integrate(conn, rt.signing, rt.clock(), batch=7)
-            while log.integrate(conn, rt.signing, rt.clock(), batch=7):
+            store.integrate(conn, rt.signing, rt.clock(), batch=7)
+            while store.integrate(conn, rt.signing, rt.clock(), batch=7):
                 pass
     with rt.engine.connect() as conn:
         canonical = list(conn.execute(select(audit_leaves.c.canonical).order_by(audit_leaves.c.leaf_index)).scalars())
@@ -64,7 +64,7 @@ def test_only_subtrees_of_sixteen_leaves_or_more_are_stored(rt, stored) -> None:
 
 def test_proofs_from_the_stored_tree_match_the_reference_at_every_size(rt, reference) -> None:
     with rt.engine.connect() as conn:
-        read = log.subtree_reader(conn)
+        read = store.subtree_reader(conn)
         for size in range(1, SIZE + 1):
             assert root_hash(read, size) == ref_mth(0, size), size
             for index in range(size):
@@ -77,7 +77,7 @@ def test_a_missing_leaf_is_an_error_not_a_wrong_hash(rt, stored) -> None:
     with rt.engine.begin() as conn:
         conn.execute(audit_leaves.delete().where(audit_leaves.c.leaf_index == 70))
     with rt.engine.connect() as conn, pytest.raises(LookupError):
-        root_hash(log.subtree_reader(conn), SIZE)
+        root_hash(store.subtree_reader(conn), SIZE)
 
 
 def test_migration_0004_round_trips_the_small_subtrees(rt, reference) -> None:
@@ -85,13 +85,13 @@ def test_migration_0004_round_trips_the_small_subtrees(rt, reference) -> None:
         command.downgrade(alembic_config(conn), "0003")
     with rt.engine.connect() as conn:
         small = {(lv, i): h for lv, i, h in conn.execute(
-            select(audit_nodes.c.level, audit_nodes.c.index, audit_nodes.c.hash).where(audit_nodes.c.level < log.STORED_LEVEL))}
+            select(audit_nodes.c.level, audit_nodes.c.index, audit_nodes.c.hash).where(audit_nodes.c.level < store.STORED_LEVEL))}
     # Every complete subtree of 1 to 8 leaves is back, with the reference's hash.
-    assert set(small) == {(lv, i) for lv in range(log.STORED_LEVEL) for i in range(SIZE >> lv)}
+    assert set(small) == {(lv, i) for lv in range(store.STORED_LEVEL) for i in range(SIZE >> lv)}
     assert all(h == ref_mth(i << lv, (i + 1) << lv) for (lv, i), h in small.items())
     with rt.engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
     with rt.engine.connect() as conn:
-        remaining = select(func.count()).select_from(audit_nodes).where(audit_nodes.c.level < log.STORED_LEVEL)
+        remaining = select(func.count()).select_from(audit_nodes).where(audit_nodes.c.level < store.STORED_LEVEL)
         assert conn.execute(remaining).scalar_one() == 0
-        assert root_hash(log.subtree_reader(conn), SIZE) == ref_mth(0, SIZE)
+        assert root_hash(store.subtree_reader(conn), SIZE) == ref_mth(0, SIZE)

@@ -51,7 +51,7 @@ class Model:
         return c.state
 
 
-def test_consent_decisions_follow_the_reference_model(rt, make_person) -> None:
+def test_consent_decisions_follow_the_reference_model(rt, gateway, make_person) -> None:
     start = utcnow()
 
     class ConsentMachine(RuleBasedStateMachine):
@@ -76,7 +76,7 @@ def test_consent_decisions_follow_the_reference_model(rt, make_person) -> None:
             version = self.model.current[purpose] - (1 if stale else 0)
             expires = start + timedelta(hours=self.model.hours + 1) if expiring else None
             try:
-                service.grant(rt, self.seeker, self.subject, purpose, version, "web", expires)
+                service.grant(rt, gateway, self.seeker, self.subject, purpose, version, "web", expires)
             except Conflict:
                 assert stale or version != self.model.current[purpose]
                 return
@@ -86,7 +86,7 @@ def test_consent_decisions_follow_the_reference_model(rt, make_person) -> None:
         @rule(purpose=st.sampled_from(PURPOSES))
         def withdraw(self, purpose: str) -> None:
             try:
-                service.withdraw(rt, self.seeker, self.subject, purpose)
+                service.withdraw(rt, gateway, self.seeker, self.subject, purpose)
             except Conflict:
                 assert self.model.consents[purpose].state != "granted"
                 return
@@ -96,7 +96,7 @@ def test_consent_decisions_follow_the_reference_model(rt, make_person) -> None:
 
         @rule()
         def publish(self) -> None:
-            service.publish(rt, self.seeker, self.subject, None)
+            service.publish(rt, gateway, self.seeker, self.subject, None)
             for purpose in PURPOSES:
                 self.model.consents[purpose] = ModelConsent("granted", self.model.current[purpose], None)
 
@@ -104,7 +104,7 @@ def test_consent_decisions_follow_the_reference_model(rt, make_person) -> None:
         def unpublish(self) -> None:
             granted = [p for p in PURPOSES if self.model.consents[p].state == "granted"]
             try:
-                service.unpublish(rt, self.seeker, self.subject)
+                service.unpublish(rt, gateway, self.seeker, self.subject)
             except Conflict:
                 assert not granted
                 return

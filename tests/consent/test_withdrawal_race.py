@@ -19,14 +19,14 @@ ROUNDS = 5
 READERS = 3
 
 
-def test_no_read_is_allowed_after_the_withdrawal_commits(rt, seeker, advisor) -> None:
+def test_no_read_is_allowed_after_the_withdrawal_commits(rt, gateway, seeker, advisor) -> None:
     as_seeker = Actor(seeker.id, Role.SEEKER, subject_id=seeker.subject_id)
     as_advisor = Actor(advisor.id, Role.ADVISOR)
-    record_activity(rt, as_seeker, seeker.subject_id, {"kind": "interview", "occurred_at": utcnow(), "description": "Entretien"})
+    record_activity(rt, gateway, as_seeker, seeker.subject_id, {"kind": "interview", "occurred_at": utcnow(), "description": "Entretien"})
     late_allowed: list[float] = []
     total = {"allowed": 0, "refused": 0}
     for _ in range(ROUNDS):
-        service.grant(rt, as_seeker, seeker.subject_id, "activity.advisor_access", 1)
+        service.grant(rt, gateway, as_seeker, seeker.subject_id, "activity.advisor_access", 1)
         committed_at = [float("inf")]
         stop = threading.Event()
         reads: list[tuple[float, bool]] = []
@@ -47,7 +47,7 @@ def test_no_read_is_allowed_after_the_withdrawal_commits(rt, seeker, advisor) ->
         for thread in threads:
             thread.start()
         time.sleep(0.05)
-        service.withdraw(rt, as_seeker, seeker.subject_id, "activity.advisor_access")
+        service.withdraw(rt, gateway, as_seeker, seeker.subject_id, "activity.advisor_access")
         committed_at[0] = time.perf_counter()
         time.sleep(0.05)
         stop.set()

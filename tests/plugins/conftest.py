@@ -24,6 +24,7 @@ from core.taxonomy.service import load_default
 from plugins.api import (
     Manifest,
     Notice,
+    PluginSetting,
     Purged,
     PurposeDeclaration,
     StoredData,
@@ -67,14 +68,16 @@ def _thaw(value: Any) -> Any:
 
 def make_plugin(name: str = "recorder", *, purposes: Sequence[str] = (INSIGHT,), categories: Sequence[str] = INSIGHT_CATEGORIES,
                 events: Sequence[str] = (), stores: Sequence[StoredData] = (), brings: Sequence[PurposeDeclaration] | None = None,
-                purge: bool = True, extra: dict[str, Callable[..., Any]] | None = None, version: str = "1.0") -> Any:
+                purge: bool = True, extra: dict[str, Callable[..., Any]] | None = None, version: str = "1.0",
+                settings: Sequence[PluginSetting] = ()) -> Any:
     """A plugin object with the hooks asked for; ``plugin.calls`` records what each call received."""
     calls: list[Call] = []
     brought = [insight_purpose(name)] if brings is None and any(p.startswith(f"{name}.") for p in purposes) else list(brings or ())
     namespace: dict[str, Any] = {"calls": calls, "__name__": name}
 
     def manifest(self: Any) -> Manifest:
-        return Manifest(name, version, tuple(purposes), tuple(categories), tuple(events), tuple(stores), f"{name} (tests)")
+        return Manifest(name, version, tuple(purposes), tuple(categories), tuple(events), tuple(stores), f"{name} (tests)",
+                        tuple(settings))
 
     namespace["dossier_manifest"] = hookimpl(manifest)
     if brought:

@@ -11,6 +11,7 @@ from audit.entries import parse
 from audit.models import audit_leaves
 from audit.service import sequence
 from core.plugins import outbox
+from core.plugins.gateway import plugin_gateway
 from core.runtime import Runtime
 from tests.conftest import Person
 
@@ -55,13 +56,14 @@ def trigger(event: str, client: FlaskClient, rt: Runtime, seeker: Person, adviso
     elif event == "dossier_contact_request_decided":
         # Contact requests come with the matching issue; the event is what their decision emits.
         with rt.transaction() as conn:
-            outbox.emit(rt, conn, event, seeker.subject_id,
+            outbox.emit(rt, plugin_gateway(client.application), conn, outbox.Event(event), seeker.subject_id,
                         payload=outbox.contact_request_payload("00000000-0000-4000-8000-000000000001",
                                                                "00000000-0000-4000-8000-000000000002", "accepted"))
     elif event == "dossier_consent_granted":
         # What granting the test purpose emits (test_events also grants it through the API).
         with rt.transaction() as conn:
-            outbox.emit(rt, conn, event, seeker.subject_id, payload={"purpose": "recorder.insight"})
+            outbox.emit(rt, plugin_gateway(client.application), conn, outbox.Event(event), seeker.subject_id,
+                        payload={"purpose": "recorder.insight"})
     else:
         raise AssertionError(f"no trigger for {event}")
 

@@ -15,7 +15,8 @@ from core.plugins import hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(name for name, value in vars(hookspecs).items() if name.startswith("dossier_") and callable(value))
-KINDS = (hookspecs.REGISTRATION_HOOKS, hookspecs.EVENT_HOOKS, hookspecs.LIFECYCLE_HOOKS, hookspecs.QUERY_HOOKS)
+KINDS = (hookspecs.REGISTRATION_HOOKS, hookspecs.EVENT_HOOKS, hookspecs.LIFECYCLE_HOOKS, hookspecs.PROCESS_HOOKS,
+         hookspecs.QUERY_HOOKS)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

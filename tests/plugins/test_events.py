@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from core.plugins.hookspecs import SUBJECT_EVENT_HOOKS
-from core.plugins.outbox import employer_search_payload, emit
+from core.plugins.outbox import Event, emit, employer_search_payload
 from tests.plugins.conftest import INSIGHT, INSIGHT_CATEGORIES, make_plugin
 from tests.plugins.helpers import OCCUPATIONS, SKILLS, audit_entries, fill_dossier, grant, trigger, withdraw
 
@@ -181,9 +181,9 @@ class TestEmployerSearch:
     def recorder(self) -> Any:
         return make_plugin("alerter", purposes=(), categories=(), events=("dossier_employer_search_performed",), purge=False)
 
-    def test_it_reaches_its_subscribers_with_the_criteria_and_no_seeker(self, recorder, rt) -> None:
+    def test_it_reaches_its_subscribers_with_the_criteria_and_no_seeker(self, recorder, rt, gateway) -> None:
         with rt.transaction() as conn:
-            emit(rt, conn, "dossier_employer_search_performed",
+            emit(rt, gateway, conn, Event.EMPLOYER_SEARCH_PERFORMED,
                  payload=employer_search_payload("s-1", "00000000-0000-4000-8000-000000000009", {"occupation": "occ.welder"}, 3))
         (call,) = recorder.calls
         search = call.arguments["search"]

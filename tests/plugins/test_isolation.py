@@ -15,7 +15,7 @@ from consent.models import consent_states
 from core.models import subjects
 from core.plugins import outbox
 from core.plugins.models import plugin_events, plugin_holdings
-from core.plugins.release import release_view
+from core.plugins.gateway import plugin_gateway
 from core.plugins.worker import work
 from plugins.api import Purged
 from tests.plugins.conftest import INSIGHT, make_plugin
@@ -81,7 +81,7 @@ def test_work_after_a_commit_that_fails_does_not_fail_the_request(client, rt, pr
     with rt.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(plugin_events)).scalar_one() == 1  # kept for later
     monkeypatch.undo()
-    assert work(rt)["events_delivered"] == 1 and len(probe.seen) == 1
+    assert work(rt, plugin_gateway(client.application))["events_delivered"] == 1 and len(probe.seen) == 1
 
 
 def test_an_event_that_cannot_be_delivered_is_dropped_and_the_next_delivered(client, rt, probe, seeker, advisor, caplog) -> None:
@@ -102,7 +102,8 @@ def test_a_release_that_waits_on_a_withdrawal_sees_it(client, rt, seeker, adviso
     if rt.engine.dialect.name == "sqlite":
         pytest.skip("SQLite serialises every write transaction on the writer lock; the race is PostgreSQL's")
     grant(client, seeker, INSIGHT)
-    plugin = rt.plugins.plugins["recorder"]
+    gateway = plugin_gateway(client.application)
+    plugin = gateway.plugins["recorder"]
     outcome: dict[str, Any] = {}
     with rt.engine.connect() as withdrawal:
         with withdrawal.begin():
@@ -111,7 +112,7 @@ def test_a_release_that_waits_on_a_withdrawal_sees_it(client, rt, seeker, adviso
             withdrawal.execute(update(consent_states).where(consent_states.c.subject_id == seeker.subject_id,
                                                             consent_states.c.purpose == INSIGHT).values(state="withdrawn"))
             released = threading.Thread(target=lambda: outcome.setdefault(
-                "view", release_view(rt, rt.plugins, plugin, seeker.subject_id, INSIGHT, rt.clock())))
+                "view", gateway._release(plugin, seeker.subject_id, INSIGHT, plugin.categories, None)))
             released.start()
             time.sleep(0.5)  # the release now waits on the row
             assert released.is_alive()

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.plugins import purges
+from core.plugins.gateway import plugin_gateway
 from core.plugins.models import plugin_holdings, plugin_purges
 from core.plugins.worker import work
 from core.identity.roles import Role
@@ -90,11 +91,11 @@ def test_an_unconfirmed_purge_is_retried_until_confirmed_and_shown_to_admins(cli
     assert register["unsure"]["health"]["incidents_last_7_days"] == 1
 
     # Not due yet: the worker leaves it.
-    assert work(rt)["purges_confirmed"] == 0 and flaky.attempts == 1
+    assert work(rt, plugin_gateway(client.application))["purges_confirmed"] == 0 and flaky.attempts == 1
     # Due, still failing: the delay doubles.
     start = rt.clock()
     rt.clock = lambda: start + timedelta(seconds=31)
-    work(rt)
+    work(rt, plugin_gateway(client.application))
     assert flaky.attempts == 2
     with rt.engine.connect() as conn:
         row = conn.execute(select(plugin_purges)).one()
@@ -102,7 +103,7 @@ def test_an_unconfirmed_purge_is_retried_until_confirmed_and_shown_to_admins(cli
     # Fixed: the next due attempt confirms, and the confirmation is audited.
     flaky.working = True
     rt.clock = lambda: start + timedelta(seconds=31 + 61)
-    assert work(rt)["purges_confirmed"] == 1
+    assert work(rt, plugin_gateway(client.application))["purges_confirmed"] == 1
     assert client.get("/api/v1/plugins/purges?pending=true", headers=admin.auth).get_json() == []
     (confirmed,) = client.get("/api/v1/plugins/purges", headers=admin.auth).get_json()
     assert (confirmed["state"], confirmed["items"], confirmed["attempts"]) == ("confirmed", 4, 3)
@@ -131,10 +132,10 @@ def test_a_lapsed_consent_is_swept_into_a_purge(client, rt, plugins, seeker, adv
     assert response.status_code == 201
     trigger(EVENT, client, rt, seeker, advisor)
     assert ("recorder", INSIGHT) in holdings(rt)
-    assert work(rt)["purges_scheduled_for_lapsed_consents"] == 0  # still live
+    assert work(rt, plugin_gateway(client.application))["purges_scheduled_for_lapsed_consents"] == 0  # still live
     start = rt.clock()
     rt.clock = lambda: start + timedelta(days=2)
-    assert work(rt)["purges_scheduled_for_lapsed_consents"] == 1
+    assert work(rt, plugin_gateway(client.application))["purges_scheduled_for_lapsed_consents"] == 1
     (purge,) = [c for c in plugins[0].calls if c.hook == "dossier_consent_withdrawn"]
     assert purge.arguments["purpose"] == INSIGHT
     assert audit_entries(rt, action="plugin:data:purge", client="plugin:recorder")[0]["reason"] == "consent_lapsed:1"
@@ -147,7 +148,8 @@ def test_a_purge_for_a_plugin_that_is_gone_stays_pending(client, rt, start_app, 
     with rt.transaction() as conn:
         # As if the holding belonged to a plugin since removed from the instance.
         conn.execute(plugin_holdings.update().values(plugin="removed"))
-        ids = purges.schedule(rt, conn, seeker.subject_id, INSIGHT, purges.CONSENT_WITHDRAWN, rt.clock())
+        ids = purges.schedule(rt, plugin_gateway(client.application), conn, seeker.subject_id, INSIGHT,
+                              purges.Cause.CONSENT_WITHDRAWN, rt.clock())
     assert len(ids) == 1
     with rt.engine.connect() as conn:
         row = conn.execute(select(plugin_purges)).one()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.plugins import registry
+from core.plugins.gateway import plugin_gateway
 from core.plugins.registry import PluginRefused
 from core.runtime import runtime
 from plugins.api import Manifest, Notice, Purged, PurposeDeclaration, StoredData, hookimpl
@@ -94,7 +95,7 @@ def test_two_plugins_of_one_name_are_refused(start_app) -> None:
 
 def test_a_valid_plugin_is_registered_and_its_purpose_joins_the_catalogue(start_app, make_person) -> None:
     app = start_app(make_plugin(events=("dossier_profile_changed",)))
-    plugin = runtime(app).plugins.plugins["recorder"]
+    plugin = plugin_gateway(app).plugins["recorder"]
     assert plugin.categories >= {"profile.skills", "contact.history"}
     assert plugin.source == "given"
     purposes = {p["purpose"]: p for p in app.test_client().get(
@@ -135,12 +136,12 @@ def test_the_purposes_a_plugin_brings_join_the_catalogue_with_their_notices(star
     assert (weekly["legal_basis"], weekly["notice_version"], weekly["notice_material"]) == ("consent", 2, True)
     assert weekly["notice"]["en"] == "A weekly digest, shared with your advisor."
     assert weekly["categories"] == ["activity.applications", "activity.interviews", "activity.other", "activity.trainings"]
-    assert runtime(app).plugins.purposes["digest.weekly"].legal_basis == "consent"
+    assert plugin_gateway(app).purposes["digest.weekly"].legal_basis == "consent"
 
 
 def test_a_category_prefix_stands_for_every_category_below_it(start_app) -> None:
     app = start_app(make_plugin(purposes=("profile.matching",), categories=("profile",), brings=[]))
-    assert runtime(app).plugins.plugins["recorder"].categories == frozenset({
+    assert plugin_gateway(app).plugins["recorder"].categories == frozenset({
         "profile.occupations", "profile.skills", "profile.languages", "profile.education", "profile.experience",
         "profile.location", "profile.availability", "profile.licences", "profile.contract_preferences"})
 
@@ -162,8 +163,8 @@ def test_a_new_version_cannot_change_what_a_purpose_means(start_app) -> None:
 
 def test_a_blocked_plugin_does_not_run(start_app) -> None:
     app = start_app(make_plugin(), PLUGINS_BLOCKED=("recorder",))
-    assert not runtime(app).plugins
-    assert [(u.name, u.state) for u in runtime(app).plugins.unloaded] == [("recorder", "blocked")]
+    assert not plugin_gateway(app)
+    assert [(u.name, u.state) for u in plugin_gateway(app).unloaded] == [("recorder", "blocked")]
 
 
 def _auth(app: Any, role: str) -> dict[str, str]:
@@ -199,20 +200,20 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_an_installed_plugin_is_off_until_enabled(start_app, installed) -> None:
     app = start_app()
-    assert "thirdparty" not in runtime(app).plugins.plugins
-    assert [(u.name, u.state, u.source) for u in runtime(app).plugins.unloaded] == [
+    assert "thirdparty" not in plugin_gateway(app).plugins
+    assert [(u.name, u.state, u.source) for u in plugin_gateway(app).unloaded] == [
         ("thirdparty", "not_enabled", "entry point thirdparty-plugin 1.2")]
 
 
 def test_the_allow_list_enables_an_installed_plugin(start_app, installed) -> None:
     app = start_app(PLUGINS_ENABLED=("thirdparty",))
-    assert runtime(app).plugins.plugins["thirdparty"].source == "entry point thirdparty-plugin 1.2"
+    assert plugin_gateway(app).plugins["thirdparty"].source == "entry point thirdparty-plugin 1.2"
 
 
 def test_the_block_list_wins_over_the_allow_list(start_app, installed) -> None:
     app = start_app(PLUGINS_ENABLED=("thirdparty",), PLUGINS_BLOCKED=("thirdparty",))
-    assert "thirdparty" not in runtime(app).plugins.plugins
-    assert runtime(app).plugins.unloaded[0].state == "blocked"
+    assert "thirdparty" not in plugin_gateway(app).plugins
+    assert plugin_gateway(app).unloaded[0].state == "blocked"
 
 
 def test_enabling_a_plugin_that_is_not_installed_stops_start_up(start_app) -> None:
@@ -229,6 +230,6 @@ def test_an_entry_point_whose_manifest_has_another_name_is_refused(start_app, in
 
 def test_built_in_plugins_come_from_the_explicit_list(start_app, monkeypatch) -> None:
     monkeypatch.setattr(registry, "BUILTIN_PLUGINS", ("tests.plugins.builtin_probe",))
-    assert runtime(start_app()).plugins.plugins["builtin_probe"].source == "built-in"
-    blocked = runtime(start_app(PLUGINS_BLOCKED=("builtin_probe",))).plugins
+    assert plugin_gateway(start_app()).plugins["builtin_probe"].source == "built-in"
+    blocked = plugin_gateway(start_app(PLUGINS_BLOCKED=("builtin_probe",)))
     assert "builtin_probe" not in blocked.plugins and [(u.name, u.state) for u in blocked.unloaded] == [("builtin_probe", "blocked")]

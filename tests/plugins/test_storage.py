@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from core.plugins import gateway
 from plugins.api import CandidateQuery, NotHeld, RankedCandidate, StoredData
 from tests.acceptance.test_at_rest import raw_database_bytes
 from tests.plugins.conftest import make_plugin
@@ -64,63 +63,55 @@ def stored_rows(rt: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(plugin_subject_data)).scalar_one())
 
 
-def entries(rt: Any) -> list[tuple[str, Any]]:
+def entries(gateway: Any) -> list[tuple[str, Any]]:
     """What the plugin's store yields under its insight purpose, read through a fresh context."""
-    from core.plugins.context import CallContext
-
-    context = CallContext(rt, rt.plugins.plugins["indexer"], "indexer.insight")
+    context = gateway.open_context("indexer", "indexer.insight")
     return list(context.store.items("index"))
 
 
-def test_entries_are_sealed_at_rest_and_read_back_while_the_consent_is_live(client, rt, indexer, seeker, advisor) -> None:
+def test_entries_are_sealed_at_rest_and_read_back_while_the_consent_is_live(client, rt, gateway, indexer, seeker, advisor) -> None:
     grant(client, seeker, "indexer.insight")
     trigger(EVENT, client, rt, seeker, advisor)
     pseudonym, stored = indexer.seen[0]
     assert stored == {"note": MARKER, "applications": 1}
-    assert entries(rt) == [(pseudonym, {"note": MARKER, "applications": 1})]
+    assert entries(gateway) == [(pseudonym, {"note": MARKER, "applications": 1})]
     assert MARKER.encode() not in raw_database_bytes(rt)
 
 
-def test_withdrawal_deletes_the_entries_and_they_cannot_be_written_again(client, rt, indexer, seeker, advisor) -> None:
-    from core.plugins.context import CallContext
-
+def test_withdrawal_deletes_the_entries_and_they_cannot_be_written_again(client, rt, gateway, indexer, seeker, advisor) -> None:
     grant(client, seeker, "indexer.insight")
     trigger(EVENT, client, rt, seeker, advisor)
     pseudonym = indexer.seen[0][0]
     assert stored_rows(rt) == 1
     withdraw(client, seeker, "indexer.insight")
     assert stored_rows(rt) == 0  # deleted, not merely hidden
-    assert entries(rt) == []
-    context = CallContext(rt, rt.plugins.plugins["indexer"], "indexer.insight")
+    assert entries(gateway) == []
+    context = gateway.open_context("indexer", "indexer.insight")
     with pytest.raises(NotHeld):
         context.store.put(pseudonym, "index", {"note": "again"})
     assert context.store.get(pseudonym, "index") is None
 
 
-def test_a_store_accepts_only_the_names_its_manifest_declares(rt) -> None:
-    from core.plugins.context import CallContext
-
-    context = CallContext(rt, rt.plugins.plugins["indexer"], "indexer.insight")
+def test_a_store_accepts_only_the_names_its_manifest_declares(gateway) -> None:
+    context = gateway.open_context("indexer", "indexer.insight")
     with pytest.raises(ValueError, match="not a per-seeker store"):
         context.store.put("someone", "profiles", {})
     with pytest.raises(ValueError, match="not a shared store"):
         context.shared.put("index", "k", 1)  # a per-seeker store is not shared
-    no_purpose = CallContext(rt, rt.plugins.plugins["indexer"], None)
+    no_purpose = gateway.open_context("indexer", None)
     with pytest.raises(ValueError, match="under no purpose"):
         no_purpose.store.put("someone", "index", {})
 
 
-def test_shared_entries_are_the_plugins_own(client, rt, indexer, seeker, advisor) -> None:
+def test_shared_entries_are_the_plugins_own(client, rt, gateway, indexer, seeker, advisor) -> None:
     grant(client, seeker, "indexer.insight")
     trigger(EVENT, client, rt, seeker, advisor)
     trigger(EVENT, client, rt, seeker, advisor)
-    from core.plugins.context import CallContext
-
-    context = CallContext(rt, rt.plugins.plugins["indexer"], None)
+    context = gateway.open_context("indexer", None)
     assert list(context.shared.items("counters")) == [("activities", 2)]
 
 
-def test_ranking_answers_only_with_seekers_whose_matching_consent_is_live(client, rt, seeker, make_person) -> None:
+def test_ranking_answers_only_with_seekers_whose_matching_consent_is_live(client, rt, gateway, seeker, make_person) -> None:
     from core.identity.roles import Role
 
     other = make_person(Role.SEEKER)
@@ -129,7 +120,7 @@ def test_ranking_answers_only_with_seekers_whose_matching_consent_is_live(client
                             headers=person.auth).status_code == 200
         assert client.post(f"/api/v1/seekers/{person.subject_id}/publication", headers=person.auth).status_code == 201
     assert client.delete(f"/api/v1/seekers/{other.subject_id}/publication", headers=other.auth).status_code == 200
-    ranked = gateway.rank_candidates(rt, CandidateQuery("occ.bricklayer"))
+    ranked = gateway.candidate_ranking(CandidateQuery("occ.bricklayer"))
     # `other` unpublished (purged), and the forged pseudonym maps to nobody.
     assert [(subject, candidate.score) for subject, candidate in ranked["indexer"]] == [(seeker.subject_id, 2.0)]
     assert ranked["indexer"][0][1].pseudonym != seeker.subject_id

@@ -33,7 +33,7 @@ from flask.testing import FlaskClient  # noqa: E402
 
 from core.app import create_app  # noqa: E402
 from core.cli import cli  # noqa: E402
-from core.plugins.context import CallContext  # noqa: E402
+from core.plugins.gateway import plugin_gateway  # noqa: E402
 from core.runtime import Runtime, runtime  # noqa: E402
 
 from dossier_activity_digest import plugin as activity_digest  # noqa: E402
@@ -146,7 +146,7 @@ class HookCall:
 
 
 @pytest.fixture
-def hook_calls(rt: Runtime) -> Iterator[list[HookCall]]:
+def hook_calls(app: Flask) -> Iterator[list[HookCall]]:
     """Every call the service makes to the plugin's hooks (pluggy's call monitoring), in order."""
     calls: list[HookCall] = []
 
@@ -157,19 +157,22 @@ def hook_calls(rt: Runtime) -> Iterator[list[HookCall]]:
     def after(outcome: Any, hook_name: str, implementations: Any, kwargs: dict[str, Any]) -> None:
         pass
 
-    undo = rt.plugins.manager.add_hookcall_monitoring(before, after)
+    undo = plugin_gateway(app).manager.add_hookcall_monitoring(before, after)
     yield calls
     undo()
 
 
 @pytest.fixture
-def digest_of(rt: Runtime) -> Callable[[Person], Any]:
+def digest_of(app: Flask) -> Callable[[Person], Any]:
     """What the plugin keeps about a seeker, read from its store as the service reads it (or None)."""
 
     def read(person: Person) -> Any:
         assert person.subject_id is not None
-        context = CallContext(rt, rt.plugins.plugins[activity_digest.NAME], activity_digest.PURPOSE)
-        pseudonym = rt.plugins.pseudonym(activity_digest.NAME, person.subject_id)
-        return context.store.get(pseudonym, activity_digest.STORE)
+        gateway = plugin_gateway(app)
+        context = gateway.open_context(activity_digest.NAME, activity_digest.PURPOSE)
+        try:
+            return context.store.get(gateway.pseudonym(activity_digest.NAME, person.subject_id), activity_digest.STORE)
+        finally:
+            context.end()
 
     return read

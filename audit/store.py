@@ -1,4 +1,4 @@
-"""Appending to the audit log, and sequencing appended entries into the Merkle tree.
+"""The audit log's storage: appending, sequencing appended entries into the Merkle tree, reading it back.
 
 ``append`` runs inside the transaction of the access it records: one insert into the queue, so
 the entry exists exactly when the access does (invariant 2). ``integrate`` takes the committed
@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import functools
 import json
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -157,3 +160,73 @@ def sign_checkpoint(conn: Connection, keys: SigningKeys, size: int, now: datetim
 def latest_checkpoint(conn: Connection) -> Checkpoint | None:
     row = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size.desc()).limit(1)).first()
     return Checkpoint(row.tree_size, row.root_hash, row.timestamp, row.jws) if row else None
+
+
+# -- reading every leaf ---------------------------------------------------------------------
+
+PAGE = 10_000
+
+
+def leaves(conn: Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
+    """Every leaf in order, a page at a time, through the driver's cursor (a million rows is
+    the common case here, and the ORM's row objects would cost more than the hashing).
+
+    On PostgreSQL the next page is fetched on a thread of its own while this one is hashed: the
+    server, another process, prepares it meanwhile instead of waiting for the hashing. SQLite runs
+    in this process under the same interpreter lock, where a second thread would only take turns.
+    """
+    pages = _pages(conn) if conn.dialect.name == "sqlite" else _prefetched(conn)
+    for page in pages:
+        for index, canonical, recorded in page:
+            yield index, bytes(canonical), bytes(recorded)
+
+
+def _pages(conn: Connection, stop: threading.Event | None = None) -> Iterator[list[Any]]:
+    placeholder = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (f"SELECT leaf_index, canonical, leaf_hash FROM audit_leaves WHERE leaf_index > {placeholder} "
+           f"ORDER BY leaf_index LIMIT {PAGE}")
+    driver = conn.connection.dbapi_connection
+    # psycopg sends bytea as hex text unless asked for the binary format, which costs more to read.
+    cursor = driver.cursor(binary=True) if conn.dialect.name == "postgresql" else driver.cursor()  # type: ignore[union-attr]
+    try:
+        after = -1
+        while stop is None or not stop.is_set():
+            cursor.execute(sql, (after,))
+            rows = list(cursor.fetchall())
+            if rows:
+                yield rows
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+    finally:
+        cursor.close()
+
+
+def _prefetched(conn: Connection) -> Iterator[list[Any]]:
+    """``_pages``, fetched one page ahead on another thread."""
+    pages: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in _pages(conn, stop):
+                pages.put(page)
+            pages.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            pages.put(exc)
+
+    fetcher = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
+    fetcher.start()
+    try:
+        while (page := pages.get()) is not None:
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+    finally:
+        stop.set()
+        while fetcher.is_alive():  # let it finish its page and leave the connection free
+            try:
+                pages.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        fetcher.join()
