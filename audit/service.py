@@ -146,7 +146,8 @@ def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any
         ).all()
         parsed = [(r.leaf_index, parse(r.canonical)) for r in rows]
         staff_ids = {e["actor"]["id"] for _, e in parsed if e["actor"]["role"] in STAFF}
-        names = dict(conn.execute(select(accounts.c.id, accounts.c.username).where(accounts.c.id.in_(staff_ids))).all()) if staff_ids else {}
+        names = dict(conn.execute(select(accounts.c.id, accounts.c.username)
+                                  .where(accounts.c.id.in_(staff_ids))).all()) if staff_ids else {}
     return [
         {
             "at": e["at"],

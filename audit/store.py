@@ -212,7 +212,7 @@ def _prefetched(conn: Connection) -> Iterator[list[Any]]:
             for page in _pages(conn, stop):
                 pages.put(page)
             pages.put(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
+        except BaseException as exc:
             pages.put(exc)
 
     fetcher = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)

@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import importlib.util  # noqa: E402
+import importlib.util
 
 # bench/ must not shadow the service's packages (bench/audit.py would hide the `audit` package):
 # take this folder off the import path and load the benchmark's helpers from their file.

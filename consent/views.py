@@ -38,7 +38,8 @@ def grant(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]
 
     An assigned advisor may record a consent the seeker gave in person (`channel`: `in_person` or
     `call_centre`); the receipt names the advisor and records the act as the seeker's."""
-    return service.grant(runtime(), plugin_gateway(), actor, subject_id, body["purpose"], body["notice_version"], body["channel"], body["expires_at"])
+    return service.grant(runtime(), plugin_gateway(), actor, subject_id, body["purpose"], body["notice_version"], body["channel"],
+                         body["expires_at"])
 
 
 @api.operation(SEEKER + "/consents/<purpose>", "DELETE", summary="Retirer un consentement / withdraw a consent",

@@ -24,18 +24,10 @@ from consent.store import live_consent_clause
 from core.crypto.sealing import WrappedKey
 from core.db import Prepared
 from core.dossier.store import lock_subject_for_share
-from core.errors import Forbidden, Gone, NotFound, Refusal
+from core.errors import AccessRefused, Forbidden, Gone, NotFound
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
 from core.policy import READ_ACTIONS, Action, Decision, Facts, ReleaseFacts, consents_consulted, decide, decide_release, relation_of
-
-
-class AccessRefused(Refusal):
-    """The policy denied an access. ``decision`` says why; the HTTP layer maps it."""
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
 
 
 @dataclass(frozen=True, slots=True)

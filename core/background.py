@@ -61,7 +61,7 @@ class ElectedWorker:
                     self.leading = True
                 try:
                     self._task()
-                except Exception as exc:  # noqa: BLE001 - the next pass tries again; the error is logged
+                except Exception as exc:
                     log.error("background task failed", extra={"task": self.name, "error": exception_summary(exc)})
         finally:
             os.close(fd)  # releases the lock for another worker

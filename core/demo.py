@@ -114,8 +114,10 @@ def _fill(rt: Runtime, plugins: PluginGateway, seeker: accounts.AccountInfo, adv
     service.put_identity(rt, as_seeker, subject_id, content["identity"])
     service.patch_profile(rt, plugins, as_seeker, subject_id, content["profile"])
     for kind, at, description in content["activities"]:
-        service.record_activity(rt, plugins, as_seeker, subject_id, {"kind": kind, "occurred_at": datetime.fromisoformat(at), "description": description})
+        service.record_activity(rt, plugins, as_seeker, subject_id,
+                                {"kind": kind, "occurred_at": datetime.fromisoformat(at), "description": description})
     for channel, at, summary in content["contacts"]:
-        service.record_contact(rt, plugins, as_advisor, subject_id, {"channel": channel, "occurred_at": datetime.fromisoformat(at), "summary": summary})
+        service.record_contact(rt, plugins, as_advisor, subject_id,
+                               {"channel": channel, "occurred_at": datetime.fromisoformat(at), "summary": summary})
     if content.get("publish"):
         consent_service.publish(rt, plugins, as_seeker, subject_id, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 
 class DossierError(Exception):
@@ -28,6 +28,29 @@ class NotFound(DossierError):
 class Refusal(Exception):
     """An act refused after its refusal was recorded: the unit of work commits the record (the audit
     entry, written before anything else) and raises on (core.unit_of_work)."""
+
+
+class RefusedDecision(Protocol):
+    """What the HTTP layer needs to know of a denied decision (``core.policy.Decision`` is one)."""
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def visible(self) -> bool: ...
+
+    @property
+    def consent_required(self) -> str | None: ...
+
+
+class AccessRefused(Refusal):
+    """The policy denied an access. ``decision`` says why; the HTTP layer maps it (404 when the
+    caller may not learn that the subject exists, 403 otherwise, consent-required when a consent
+    is what is missing)."""
+
+    def __init__(self, decision: RefusedDecision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
 
 
 class Gone(DossierError, Refusal):

@@ -66,7 +66,7 @@ class UnitOfWork:
             # worker takes up whatever is left pending.
             try:
                 callback()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.error("after-commit work failed", extra={"error": exception_summary(exc)})
 
 

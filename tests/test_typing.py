@@ -1,4 +1,5 @@
-"""Types are checked: everything with mypy; consent, the decision point and the plugin framework strictly (STYLE.md)."""
+"""Types are checked: everything with mypy; consent, audit, the decision point, the unit of work and the plugin
+framework strictly."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STRICT = ["consent", "core/policy.py", "core/access.py", "core/categories.py", "core/plugins", "plugins"]
+STRICT = ["consent", "audit", "core/policy.py", "core/access.py", "core/categories.py", "core/unit_of_work.py", "core/runtime.py",
+          "core/plugins", "plugins"]
 
 
 def mypy(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from consent import store as consent_store
-from core.access import AccessRefused, authorize, require_role
+from core.access import authorize, require_role
 from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
 from core.crypto.blind_index import IndexKind, blind_index
 from core.crypto.sealing import SubjectCipher
@@ -37,7 +37,7 @@ from core.dossier.records import (
     RecordKind,
     WithheldSection,
 )
-from core.errors import Conflict, InvalidInput
+from core.errors import AccessRefused, Conflict, InvalidInput
 from core.identity.roles import Actor, Role
 from core.models import accounts, as_utc, blind_indexes, seeker_assignments, subjects
 from core.plugins import outbox, purges

@@ -14,8 +14,7 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from config.logging import exception_summary
-from core.access import AccessRefused
-from core.errors import ConsentRequired, DossierError, Forbidden, NotFound
+from core.errors import AccessRefused, ConsentRequired, DossierError, Forbidden, NotFound
 
 PROBLEM_JSON = "application/problem+json"
 

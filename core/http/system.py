@@ -11,7 +11,7 @@ from sqlalchemy import text
 from core.errors import DossierError
 from core.http.api import ApiBlueprint, json_response
 from core.http.fields import Text
-from core.identity.accounts import account_info, sign_in
+from core.identity.accounts import Caseload, account_info, caseload, sign_in
 from core.identity.roles import Actor
 from core.runtime import runtime
 
@@ -58,7 +58,7 @@ def readyz() -> dict[str, str]:
         with rt.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         rt.keys.ping()
-    except Exception as exc:  # noqa: BLE001 - whatever fails, the answer is "not ready"
+    except Exception as exc:
         raise Unavailable("La base de données ou le fournisseur de clés ne répond pas.") from exc
     return {"status": "ready"}
 
@@ -78,6 +78,30 @@ def openapi() -> Any:
 @api.operation("/api/v1/me", summary="Le compte appelant / the calling account", tags=("accounts",), response=MeSchema())
 def me(actor: Actor) -> dict[str, Any]:
     return account_info(runtime(), actor.account_id).as_dict()
+
+
+class AssignedSeekerSchema(Schema):
+    subject_id = fields.String()
+    username = fields.String()
+    assigned_at = fields.DateTime(format="iso")
+
+
+class AssignedEmployerSchema(Schema):
+    employer_id = fields.String()
+    name = fields.String()
+    assigned_at = fields.DateTime(format="iso")
+
+
+class CaseloadSchema(Schema):
+    seekers = fields.List(fields.Nested(AssignedSeekerSchema))
+    employers = fields.List(fields.Nested(AssignedEmployerSchema))
+
+
+@api.operation("/api/v1/caseload", summary="Mon portefeuille: chercheurs et employeurs suivis / my caseload",
+               tags=("accounts",), response=CaseloadSchema(), errors=(403,))
+def my_caseload(actor: Actor) -> Caseload:
+    """Advisors: the seekers (subject ids, usernames) and employers assigned to the caller; no dossier content."""
+    return caseload(runtime(), actor)
 
 
 @api.operation("/api/v1/auth/token", "POST", summary="Connexion d'un compte local / sign in with a local account",

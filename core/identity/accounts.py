@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -11,12 +12,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core.db import Prepared, single_read
-from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from core.identity.checks import ACCOUNT_OPEN, account_parameters
 from core.identity.passwords import MIN_LENGTH, hash_password, verify_password
 from core.identity.roles import ACCOUNT_ROLES, Actor, Role
 from core.identity.tokens import InvalidToken
-from core.models import accounts, employer_assignments, employers, new_id, seeker_assignments, subjects
+from core.models import accounts, as_utc, employer_assignments, employers, new_id, seeker_assignments, subjects
 from core.runtime import Runtime
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
@@ -205,6 +206,49 @@ def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:
     token = rt.tokens.issue(row.id, row.role, client_id="dossier-login", ttl=ttl, subject_id=row.subject_id,
                             employer_id=row.employer_id)
     return token, ttl
+
+
+@dataclass(frozen=True)
+class AssignedSeeker:
+    subject_id: str
+    username: str
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class AssignedEmployer:
+    employer_id: str
+    name: str
+    assigned_at: datetime
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """An advisor's caseload: the seekers and the employers assigned to them."""
+
+    seekers: list[AssignedSeeker]
+    employers: list[AssignedEmployer]
+
+
+def caseload(rt: Runtime, actor: Actor) -> Caseload:
+    """The caller's own caseload (advisors only): references and usernames, no dossier content."""
+    if actor.role is not Role.ADVISOR:
+        raise Forbidden()
+    with rt.engine.connect() as conn:
+        seekers = conn.execute(
+            select(seeker_assignments.c.subject_id, accounts.c.username, seeker_assignments.c.assigned_at)
+            .join(accounts, accounts.c.subject_id == seeker_assignments.c.subject_id)
+            .where(seeker_assignments.c.advisor_id == actor.account_id)
+            .order_by(seeker_assignments.c.assigned_at, accounts.c.username)
+        ).all()
+        assigned = conn.execute(
+            select(employer_assignments.c.employer_id, employers.c.name, employer_assignments.c.assigned_at)
+            .join(employers, employers.c.id == employer_assignments.c.employer_id)
+            .where(employer_assignments.c.advisor_id == actor.account_id)
+            .order_by(employer_assignments.c.assigned_at, employers.c.name)
+        ).all()
+    return Caseload([AssignedSeeker(r.subject_id, r.username, as_utc(r.assigned_at)) for r in seekers],
+                    [AssignedEmployer(r.employer_id, r.name, as_utc(r.assigned_at)) for r in assigned])
 
 
 def account_info(rt: Runtime, account_id: str) -> AccountInfo:

@@ -81,7 +81,7 @@ class IsolatedCalls:
         def run() -> None:
             try:
                 box["value"] = function(**kwargs)
-            except BaseException as exc:  # noqa: BLE001 - whatever a plugin raises stays here
+            except BaseException as exc:
                 box["error"] = exc
             finally:
                 if finished is not None:
@@ -112,5 +112,5 @@ def _quietly(callback: Callable[[], object]) -> None:
     """The service's own follow-up of a call: a failure is logged, never raised into the plugin's thread."""
     try:
         callback()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.error("plugin call follow-up failed", extra={"error": exception_summary(exc)})

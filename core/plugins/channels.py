@@ -18,12 +18,11 @@ from typing import Any
 from flask import Response
 from marshmallow import INCLUDE, Schema, ValidationError
 
-from core.access import AccessRefused
 from core.crypto.blind_index import IndexKind, blind_index
 from core.dossier import service as dossier_service
 from core.dossier import store
 from core.dossier.schemas import ContactInSchema
-from core.errors import DossierError, Forbidden, Gone
+from core.errors import AccessRefused, DossierError, Forbidden, Gone
 from core.http.api import ApiBlueprint, json_response
 from core.identity.roles import Actor, Role
 from core.plugins.calls import Outcome

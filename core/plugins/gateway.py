@@ -246,7 +246,7 @@ class PluginGateway:
         try:
             with self._rt.transaction() as conn:
                 store.record_incident(conn, plugin, hook, kind, error, self._rt.clock())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.error("plugin incident not recorded", extra={"plugin": plugin, "error": type(exc).__name__})
 
     # -- internals ----------------------------------------------------------------------------

@@ -85,7 +85,7 @@ def dispatch_pending(rt: Runtime, plugins: PluginGateway) -> int:
                 continue  # another dispatcher took it meanwhile
             try:
                 _deliver(plugins, row)
-            except Exception as exc:  # noqa: BLE001 - one bad event must not hold up those behind it
+            except Exception as exc:
                 # NOTE: an event that cannot be delivered at all (a broken payload, a key that does not
                 # open) is dropped with a log line naming it: retrying it would block the queue for ever.
                 log.error("plugin event dropped", extra={"event_id": event_id, "event": row.event, "error": exception_summary(exc)})

@@ -96,7 +96,7 @@ def load(settings: Settings, given: Sequence[Any] = ()) -> Loaded:
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any failure to import refuses the plugin
+        except Exception as exc:
             raise PluginRefused(f"plugin {ep.name}: cannot be loaded ({type(exc).__name__})") from None
         _register(loaded, plugin, source, blocked, expected_name=ep.name)
     missing = sorted(enabled - found)
@@ -141,7 +141,7 @@ def _manifest_of(manager: pluggy.PluginManager, plugin: Any, label: str) -> Mani
         raise PluginRefused(f"plugin {label}: has no manifest (a dossier_manifest hook implementation)")
     try:
         manifest = function()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PluginRefused(f"plugin {label}: its manifest hook failed ({type(exc).__name__})") from None
     if not isinstance(manifest, Manifest):
         raise PluginRefused(f"plugin {label}: dossier_manifest must return a plugins.api.Manifest")
@@ -277,7 +277,7 @@ def _purposes_brought(manager: pluggy.PluginManager, name: str, refuse: Refuse) 
     caller = manager.subset_hook_caller("dossier_purposes", [p for n, p in manager.list_name_plugin() if n != name])
     try:
         results = caller()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         refuse(f"dossier_purposes failed ({type(exc).__name__})")
     declared: list[PurposeDeclaration] = []
     for result in results:

@@ -80,7 +80,7 @@ def parse(source: TaxonomySource) -> ParsedFiles:
             relations[(relation.occupation, relation.skill)] = Relation.ESSENTIAL if relation.essential else Relation.OPTIONAL
     except TaxonomyImportError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the plugin's own failure, named by its class
+    except Exception as exc:
         raise TaxonomyImportError(f"{source.name}: the source failed ({type(exc).__name__})") from None
     if not concepts:
         raise TaxonomyImportError(f"{source.name}: the source yields no concept")

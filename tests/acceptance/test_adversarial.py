@@ -126,7 +126,8 @@ ENDPOINT_IDS = [f"{m} {s or '/'}" for m, s, _ in SUBJECT_ENDPOINTS]
 def count_rows(rt, subject_id: str) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     with rt.engine.connect() as conn:
         n_records = conn.execute(select(func.count()).select_from(records).where(records.c.subject_id == subject_id)).scalar_one()
-        n_fields = conn.execute(select(func.count()).select_from(sealed_fields).where(sealed_fields.c.subject_id == subject_id)).scalar_one()
+        n_fields = conn.execute(select(func.count()).select_from(sealed_fields)
+                                .where(sealed_fields.c.subject_id == subject_id)).scalar_one()
     return n_records, n_fields
 
 
@@ -1232,7 +1233,7 @@ def interleave(monkeypatch, owner: Any, name: str, action: Callable[[], Any], *,
     def run() -> None:
         try:
             state["result"] = action()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             state["error"] = exc
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:

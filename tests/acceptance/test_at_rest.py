@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from config.logging import JsonFormatter
+from core.crypto.interfaces import KeyProviderError
 from core.crypto.rotation import rotate_keys
 from core.crypto.sealing import SealError, WrappedKey
 from core.dossier import store
@@ -82,8 +83,10 @@ def test_a_ciphertext_moved_to_another_seeker_or_field_does_not_open(client, rt,
     assert client.put(f"/api/v1/seekers/{other.subject_id}/identity", json={"name": "Autre Personne"},
                       headers=other.auth).status_code == 200
     with rt.engine.begin() as conn:
-        name = conn.execute(select(sealed_fields).where(sealed_fields.c.subject_id == seeker.subject_id, sealed_fields.c.field == "name")).one()
-        other_identity = conn.execute(select(records.c.id).where(records.c.subject_id == other.subject_id, records.c.kind == "identity")).scalar_one()
+        name = conn.execute(select(sealed_fields)
+                            .where(sealed_fields.c.subject_id == seeker.subject_id, sealed_fields.c.field == "name")).one()
+        other_identity = conn.execute(select(records.c.id)
+                                      .where(records.c.subject_id == other.subject_id, records.c.kind == "identity")).scalar_one()
         conn.execute(update(sealed_fields).where(sealed_fields.c.record_id == other_identity, sealed_fields.c.field == "name")
                      .values(ciphertext=name.ciphertext))
         conn.execute(update(sealed_fields).where(sealed_fields.c.record_id == name.record_id, sealed_fields.c.field == "email")
@@ -113,7 +116,7 @@ def test_erasure_leaves_nothing_readable(client, rt, make_person, seeker: Person
         row = conn.execute(select(subjects).where(subjects.c.id == seeker.subject_id)).one()
         assert row.wrapped_dek is None and row.kek_version is None and row.erased_at is not None
         # The ciphertext is still there, and nothing can open it: the only wrapped key is gone.
-        with pytest.raises(Exception):
+        with pytest.raises(KeyProviderError):
             store.load_records(conn, rt.sealer.cipher(seeker.subject_id, WrappedKey(1, b"")), seeker.subject_id, ["identity.name"])
     assert key.wrapped not in raw_database_bytes(rt)
     # Nobody reaches the seeker any more: the account is closed, the caseload emptied.

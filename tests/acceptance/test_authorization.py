@@ -61,7 +61,8 @@ def test_unknown_and_malformed_subject_ids_get_404(client, seeker: Person, metho
 
 
 @pytest.mark.parametrize(("method", "suffix", "body", "allowed"), ENDPOINTS, ids=IDS)
-def test_each_related_role_gets_exactly_its_rights(client, make_person, seeker: Person, advisor: Person, method, suffix, body, allowed) -> None:
+def test_each_related_role_gets_exactly_its_rights(client, make_person, seeker: Person, advisor: Person,
+                                                   method, suffix, body, allowed) -> None:
     admin = make_person(Role.ADMIN)
     client.patch(f"/api/v1/seekers/{seeker.subject_id}/profile", json={"postal_code": "4000"}, headers=seeker.auth)
     for who, person in (("self", seeker), ("advisor", advisor), ("admin", admin)):
@@ -108,9 +109,11 @@ def test_lookup_by_national_id_is_limited_to_the_caseload(client, make_person, s
     found = client.post("/api/v1/seekers/lookup", json={"national_id": "85073003328"}, headers=advisor.auth)
     assert found.get_json() == {"subject_ids": [seeker.subject_id]}
     other_advisor = make_person(Role.ADVISOR)
-    assert client.post("/api/v1/seekers/lookup", json={"national_id": "85073003328"}, headers=other_advisor.auth).get_json() == {"subject_ids": []}
+    assert client.post("/api/v1/seekers/lookup", json={"national_id": "85073003328"},
+                       headers=other_advisor.auth).get_json() == {"subject_ids": []}
     admin = make_person(Role.ADMIN)
-    assert client.post("/api/v1/seekers/lookup", json={"email": "N@example.org"}, headers=admin.auth).get_json() == {"subject_ids": [seeker.subject_id]}
+    assert client.post("/api/v1/seekers/lookup", json={"email": "N@example.org"},
+                       headers=admin.auth).get_json() == {"subject_ids": [seeker.subject_id]}
     assert client.post("/api/v1/seekers/lookup", json={"email": "n@example.org"}, headers=seeker.auth).status_code == 403
 
 

@@ -74,7 +74,8 @@ def test_profile_patch_keeps_provenance_and_validation(client, seeker: Person, a
     # Resending the same value keeps the validation; changing it makes it a declaration again.
     again = client.patch(base(seeker) + "/profile", headers=seeker.auth, json={"skills": ["skill.tig-welding"]}).get_json()
     assert again["provenance"]["skills"]["source"] == "advisor"
-    changed = client.patch(base(seeker) + "/profile", headers=seeker.auth, json={"skills": ["skill.tig-welding", "skill.mig-mag-welding"]}).get_json()
+    changed = client.patch(base(seeker) + "/profile", headers=seeker.auth,
+                           json={"skills": ["skill.tig-welding", "skill.mig-mag-welding"]}).get_json()
     assert changed["provenance"]["skills"]["source"] == "seeker"
     assert changed["postal_code"] == "4000"
     cleared = client.patch(base(seeker) + "/profile", headers=seeker.auth, json={"postal_code": None}).get_json()
@@ -87,7 +88,8 @@ def test_validating_an_empty_field_is_refused(client, seeker: Person, advisor: P
 
 
 def test_profile_accepts_only_known_codes(client, seeker: Person) -> None:
-    response = client.patch(base(seeker) + "/profile", headers=seeker.auth, json={"occupations": ["occ.astronaut"], "skills": ["skill.tig-welding"]})
+    response = client.patch(base(seeker) + "/profile", headers=seeker.auth,
+                            json={"occupations": ["occ.astronaut"], "skills": ["skill.tig-welding"]})
     assert response.status_code == 422
     assert "occupations" in response.get_json()["errors"]
     assert "skills" not in client.get(base(seeker) + "/dossier", headers=seeker.auth).get_json()["profile"]
@@ -137,7 +139,8 @@ def test_the_advisor_sees_activities_withheld_for_want_of_consent(client, seeker
 def test_export_holds_everything_about_the_seeker(client, seeker: Person, advisor: Person) -> None:
     client.put(base(seeker) + "/identity", json=IDENTITY, headers=seeker.auth)
     client.patch(base(seeker) + "/profile", headers=seeker.auth, json={"postal_code": "4000"})
-    client.post(base(seeker) + "/contacts", headers=advisor.auth, json={"channel": "phone", "occurred_at": "2026-11-20T10:00:00+01:00", "summary": "s"})
+    client.post(base(seeker) + "/contacts", headers=advisor.auth,
+                json={"channel": "phone", "occurred_at": "2026-11-20T10:00:00+01:00", "summary": "s"})
     response = client.get(base(seeker) + "/export", headers=seeker.auth)
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]

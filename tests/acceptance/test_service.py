@@ -48,11 +48,13 @@ def test_openapi_document_is_valid_and_complete(client, app) -> None:
 def test_request_logs_are_json_with_a_request_id_and_no_values(client, seeker: Person, caplog) -> None:
     marker = "Zz-LogMarker-7731"
     with caplog.at_level(logging.INFO, logger="dossier"):
-        response = client.put(f"/api/v1/seekers/{seeker.subject_id}/identity?x={marker}", headers={**seeker.auth, "X-Request-ID": "0a1b2c3d4e5f60718293a4b5c6d7e8f9"},
+        response = client.put(f"/api/v1/seekers/{seeker.subject_id}/identity?x={marker}",
+                              headers={**seeker.auth, "X-Request-ID": "0a1b2c3d4e5f60718293a4b5c6d7e8f9"},
                               json={"name": marker, "email": None, "phone": None, "national_id": None, "birth_date": None, "address": None})
     assert response.headers["X-Request-ID"] == "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
     lines = [r for r in caplog.records if r.name == "dossier.request"]
-    assert lines and lines[-1].request_id == "0a1b2c3d4e5f60718293a4b5c6d7e8f9" and lines[-1].route == "/api/v1/seekers/<uuid:subject_id>/identity"
+    assert (lines and lines[-1].request_id == "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+            and lines[-1].route == "/api/v1/seekers/<uuid:subject_id>/identity")
     from config.logging import JsonFormatter
 
     formatted = JsonFormatter().format(lines[-1])

@@ -56,7 +56,7 @@ def test_bad_tokens_get_401(client, rt, seeker: Person, case: str) -> None:
     own_key = rt.signing.key(KeyUse.TOKEN)
     header = {"alg": "Ed25519", "typ": "at+jwt", "kid": own_key.kid}
     foreign = OKPKey.generate_key("Ed25519", parameters={"kid": own_key.kid})
-    sign = lambda claims, key=own_key, hdr=header: jwt.encode(hdr, claims, key, algorithms=["Ed25519"])  # noqa: E731
+    sign = lambda claims, key=own_key, hdr=header: jwt.encode(hdr, claims, key, algorithms=["Ed25519"])
     token = {
         "expired": lambda: sign(claims_for(rt, seeker, exp=int(time.time()) - 3600)),
         "alg-none": lambda: b64({"alg": "none", "typ": "at+jwt"}) + "." + b64(claims_for(rt, seeker)) + ".",

@@ -212,8 +212,10 @@ def test_checkpoints_and_proofs_verify_with_the_published_key(client, make_perso
     jwks = client.get("/.well-known/jwks.json").get_json()
     payload = verify_checkpoint(second["jws"], jwks)
     assert payload == {k: second[k] for k in ("tree_size", "root_hash", "timestamp")}
-    assert KeySet.import_key_set(jwks).get_by_kid(json.loads(__import__("base64").urlsafe_b64decode(second["jws"].split(".")[0] + "=="))["kid"])
-    proof = client.get(f"/api/v1/audit/proofs/consistency?first={first['tree_size']}&second={second['tree_size']}", headers=headers).get_json()
+    assert KeySet.import_key_set(jwks).get_by_kid(
+        json.loads(__import__("base64").urlsafe_b64decode(second["jws"].split(".")[0] + "=="))["kid"])
+    proof = client.get(f"/api/v1/audit/proofs/consistency?first={first['tree_size']}&second={second['tree_size']}",
+                       headers=headers).get_json()
     assert verify_consistency(first["tree_size"], second["tree_size"], bytes.fromhex(first["root_hash"]),
                               bytes.fromhex(second["root_hash"]), [bytes.fromhex(h) for h in proof["hashes"]])
     entries = client.get("/api/v1/audit/entries?limit=1000", headers=headers).get_json()["entries"]

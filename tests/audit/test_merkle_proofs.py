@@ -73,7 +73,7 @@ def tree() -> tuple[list[bytes], dict[tuple[int, int], bytes]]:
 
 def test_roots_inclusion_and_consistency_at_every_size(tree) -> None:  # type: ignore[no-untyped-def]
     leaves, nodes = tree
-    read = lambda level, index: nodes[(level, index)]  # noqa: E731
+    read = lambda level, index: nodes[(level, index)]
     for n in range(1, MAX_SIZE + 1):
         root = root_hash(read, n)
         assert root == ref_mth(0, n)
@@ -94,7 +94,7 @@ def flipped(h: bytes) -> bytes:
 @pytest.mark.parametrize(("index", "size"), [(0, 1), (0, 2), (5, 8), (6, 7), (13, 300), (299, 300), (128, 129)])
 def test_corrupted_inclusion_proofs_are_refused(tree, index: int, size: int) -> None:  # type: ignore[no-untyped-def]
     leaves, nodes = tree
-    read = lambda level, i: nodes[(level, i)]  # noqa: E731
+    read = lambda level, i: nodes[(level, i)]
     root, leaf = root_hash(read, size), leaf_hash(leaves[index])
     path = inclusion_path(read, index, size)
     assert verify_inclusion(leaf, index, size, path, root)
@@ -120,7 +120,7 @@ def test_corrupted_inclusion_proofs_are_refused(tree, index: int, size: int) -> 
 @pytest.mark.parametrize(("first", "second"), [(1, 2), (1, 8), (3, 7), (4, 8), (6, 8), (7, 300), (128, 300), (299, 300)])
 def test_corrupted_consistency_proofs_are_refused(tree, first: int, second: int) -> None:  # type: ignore[no-untyped-def]
     leaves, nodes = tree
-    read = lambda level, i: nodes[(level, i)]  # noqa: E731
+    read = lambda level, i: nodes[(level, i)]
     r1, r2 = root_hash(read, first), root_hash(read, second)
     proof = consistency_path(read, first, second)
     assert verify_consistency(first, second, r1, r2, proof)

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from consent import service, store
 from consent.catalogue import PUBLICATION_PURPOSES
-from core.access import AccessRefused
+from core.errors import AccessRefused
 from core.errors import Conflict
 from core.identity.roles import Actor, Role
 from core.models import utcnow

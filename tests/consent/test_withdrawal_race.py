@@ -10,7 +10,7 @@ import threading
 import time
 
 from consent import service
-from core.access import AccessRefused
+from core.errors import AccessRefused
 from core.dossier.service import list_activities, record_activity
 from core.identity.roles import Actor, Role
 from core.models import utcnow
@@ -32,7 +32,7 @@ def test_no_read_is_allowed_after_the_withdrawal_commits(rt, gateway, seeker, ad
         reads: list[tuple[float, bool]] = []
         lock = threading.Lock()
 
-        def reader() -> None:
+        def reader(stop: threading.Event = stop, lock: threading.Lock = lock, reads: list[tuple[float, bool]] = reads) -> None:
             while not stop.is_set():
                 started = time.perf_counter()
                 try:

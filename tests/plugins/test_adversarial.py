@@ -35,7 +35,6 @@ from core.identity.roles import Role
 from core.models import records
 from core.plugins import gateway as gateway_module
 from core.plugins.models import plugin_incidents, plugin_shared_data, plugin_subject_data
-from core.plugins.gateway import plugin_gateway
 from core.plugins.outbox import Event, emit, employer_search_payload
 from core.plugins.context import MAX_VALUE_BYTES
 from core.crypto.keyring import LocalKeyring
@@ -102,7 +101,7 @@ def attempt(action: Callable[[], Any]) -> str:
     """What came of ``action``: the class of what it raised, or "ok"."""
     try:
         action()
-    except BaseException as exc:  # noqa: BLE001 - whatever a plugin tries, we note the outcome
+    except BaseException as exc:
         return type(exc).__name__
     return "ok"
 
@@ -506,7 +505,8 @@ class TestMutatingAnEmployerSearch:
     def test_a_plugin_cannot_change_the_search_another_plugin_receives(self, rt, gateway, plugins) -> None:
         criteria = {"occupation": "occ.welder", "postal_code": "4000"}
         with rt.transaction() as conn:
-            emit(rt, gateway, conn, Event(SEARCH), payload=employer_search_payload("s-1", "00000000-0000-4000-8000-000000000009", criteria, 3))
+            emit(rt, gateway, conn, Event(SEARCH),
+                 payload=employer_search_payload("s-1", "00000000-0000-4000-8000-000000000009", criteria, 3))
         (call,) = plugins[1].calls
         assert dict(call.arguments["search"].criteria) == criteria
 
@@ -799,7 +799,8 @@ class TestEntryPointOffTheAllowList:
         trigger(CHANGED, client, rt, seeker, advisor)
         assert client.delete(base(seeker) + "/publication", headers=seeker.auth).status_code == 200
 
-    def test_an_installed_plugin_not_on_the_allow_list_is_never_imported_nor_called(self, gateway, client, rt, trace, seeker, advisor) -> None:
+    def test_an_installed_plugin_not_on_the_allow_list_is_never_imported_nor_called(self, gateway, client, rt, trace,
+                                                                                     seeker, advisor) -> None:
         self.use(client, rt, seeker, advisor)
         assert not trace.exists() and "sneaky_plugin" not in sys.modules
         assert gateway.manager.get_plugin("sneaky") is None

@@ -52,6 +52,63 @@ def test_the_import_contract_catches_a_plugin_that_reaches_into_the_core(tmp_pat
     assert "BROKEN" in result.stdout and "plugins.sneaky -> core.models" in result.stdout
 
 
+CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+# For each contract, a module that breaks it: (module, what it imports, the chain the report must show).
+VIOLATIONS = {
+    "The decision point is pure: no web framework, no database": ("core.policy", "flask", "core.policy -> flask"),
+    "Storage, schema, keys and the unit of work import no service, view or plugin module":
+        ("core.unit_of_work", "core.plugins.gateway", "core.unit_of_work -> core.plugins.gateway"),
+    "In each domain package, views -> service -> store, never back":
+        ("consent.store", "consent.service", "consent.store -> consent.service"),
+    "The HTTP layer does not import the audit package": ("core.http.problems", "audit.entries", "core.http.problems -> audit.entries"),
+    "Identity imports neither the HTTP layer nor the dossier":
+        ("core.identity.accounts", "core.dossier.store", "core.identity.accounts -> core.dossier.store"),
+    "The runtime knows no plugin, and the plugin host no runtime":
+        ("core.plugins.host", "core.plugins.gateway", "core.plugins.host -> core.plugins.gateway"),
+}
+
+
+def test_every_contract_holds_and_has_a_negative_control() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = [c["name"] for c in CONTRACTS]
+    assert set(names[1:]) == set(VIOLATIONS), "every architecture contract needs a violation below"
+
+
+@pytest.mark.parametrize("contract", [c for c in CONTRACTS if c["name"] in VIOLATIONS], ids=lambda c: c["name"])
+def test_a_contract_catches_the_import_it_forbids(tmp_path: Path, contract: dict[str, object]) -> None:
+    module, imported, chain = VIOLATIONS[str(contract["name"])]
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    modules = {module, imported, *_listed(contract)}
+    for container in contract.get("containers", ()):  # type: ignore[attr-defined]
+        modules |= {f"{container}.{layer}" for layer in contract["layers"]}  # type: ignore[attr-defined]
+    for name in modules:
+        if name.split(".")[0] not in settings["root_packages"]:
+            continue  # a third-party package: imported, not written
+        path = tmp_path.joinpath(*name.split("."))
+        for depth in range(1, len(name.split("."))):
+            package = tmp_path.joinpath(*name.split(".")[:depth])
+            package.mkdir(exist_ok=True)
+            (package / "__init__.py").touch()
+        path.with_suffix(".py").touch()
+    for package in settings["root_packages"]:
+        (tmp_path / package).mkdir(exist_ok=True)
+        (tmp_path / package / "__init__.py").touch()
+    tmp_path.joinpath(*module.split(".")).with_suffix(".py").write_text(f"import {imported}\n")
+    lines = ["[importlinter]", "root_packages =", *(f"    {p}" for p in settings["root_packages"]),
+             "include_external_packages = True", "", "[importlinter:contract:under-test]"]
+    for key, value in contract.items():
+        lines += [f"{key} ="] + [f"    {v}" for v in value] if isinstance(value, list) else [f"{key} = {value}"]
+    (tmp_path / ".importlinter").write_text("\n".join(lines) + "\n")
+    result = lint_imports(tmp_path, "--config", str(tmp_path / ".importlinter"), pythonpath=tmp_path)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "BROKEN" in result.stdout and chain in result.stdout, result.stdout
+
+
+def _listed(contract: dict[str, object]) -> set[str]:
+    return {str(m) for key in ("source_modules", "forbidden_modules") for m in contract.get(key, ())}  # type: ignore[attr-defined]
+
+
 def test_the_public_api_imports_nothing_of_the_service() -> None:
     tree = ast.parse((ROOT / "plugins" / "api.py").read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}

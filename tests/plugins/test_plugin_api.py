@@ -11,6 +11,7 @@ import pytest
 
 from config.settings import ConfigError
 from core.plugins.gateway import plugin_gateway
+from core.runtime import runtime
 from plugins.api import PluginSetting, Purged, StoredData
 from tests.plugins.conftest import make_plugin
 from tests.plugins.helpers import SKILLS, base, grant, trigger, withdraw
@@ -156,8 +157,9 @@ def test_the_process_start_is_told_once_per_purpose_and_not_to_one_off_commands(
     from core.app import create_app
 
     quiet = Feed()
-    create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "TESTING": True}, plugins=[quiet.plugin()],
-               start=False)
+    one_off = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "TESTING": True},
+                         plugins=[quiet.plugin()], start=False)
+    runtime(one_off).engine.dispose()
     assert quiet.started == []
 
 

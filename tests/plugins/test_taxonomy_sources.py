@@ -64,7 +64,8 @@ def test_a_source_is_imported_and_profiles_can_use_its_codes(run, client, make_p
     seeker = make_person(Role.SEEKER)
     found = client.get("/api/v1/taxonomy/occupations?q=assemblage", headers=seeker.auth).get_json()
     assert [o["code"] for o in found] == ["rome.h2909"]
-    assert client.patch(f"/api/v1/seekers/{seeker.subject_id}/profile", json={"occupations": ["rome.h2909"], "skills": ["rome.skill.torque"]},
+    assert client.patch(f"/api/v1/seekers/{seeker.subject_id}/profile",
+                        json={"occupations": ["rome.h2909"], "skills": ["rome.skill.torque"]},
                         headers=seeker.auth).status_code == 200
     # Again: nothing changes.
     assert run("taxonomy", "import", "--source", "rome").exit_code == 0
