@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.http.fields import Integer, Text
+from core.http.fields import Integer, Pattern, Text
 
-UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+UUID = Pattern(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class EntriesQuerySchema(Schema):
-    subject = Text(load_default=None, validate=validate.Regexp(UUID))
-    actor = Text(load_default=None, validate=validate.Regexp(UUID))
+    subject = Text(load_default=None, validate=UUID)
+    actor = Text(load_default=None, validate=UUID)
     decision = Text(load_default=None, validate=validate.OneOf(["allow", "deny"]))
     since = fields.AwareDateTime(load_default=None, format="iso")
     until = fields.AwareDateTime(load_default=None, format="iso")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from core.http.fields import Text
+from core.http.fields import Pattern, Text
 
 CHANNELS = ("web", "in_person", "call_centre")
 # Purpose names are dotted lower-case words (consent.purposes.Purpose, plugin purposes alike).
-PURPOSE_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\Z"
+PURPOSE_NAME = Pattern(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 class NoticeTextSchema(Schema):
@@ -46,7 +46,7 @@ class GrantSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    purpose = Text(required=True, validate=validate.Regexp(PURPOSE_NAME))
+    purpose = Text(required=True, validate=PURPOSE_NAME)
     notice_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True, format="iso")
@@ -60,7 +60,7 @@ class PublicationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    notice_versions = fields.Dict(keys=Text(validate=validate.Regexp(PURPOSE_NAME)), values=fields.Integer(strict=True),
+    notice_versions = fields.Dict(keys=Text(validate=PURPOSE_NAME), values=fields.Integer(strict=True),
                                   load_default=None)
     channel = fields.String(load_default="web", validate=validate.OneOf(CHANNELS))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import re
 
 from consent import schemas, service
 from core.errors import NotFound
@@ -46,7 +45,7 @@ def grant(actor: Actor, subject_id: str, body: dict[str, Any]) -> dict[str, Any]
                tags=TAGS, query=schemas.WithdrawQuerySchema, response=schemas.ReceiptSchema(), errors=(403, 404, 409, 410))
 def withdraw(actor: Actor, subject_id: str, purpose: str, query: dict[str, Any]) -> dict[str, Any]:
     """Takes effect at commit: no read that starts afterwards is allowed."""
-    if not re.match(schemas.PURPOSE_NAME, purpose):
+    if not schemas.PURPOSE_NAME.matches(purpose):
         raise NotFound()
     return service.withdraw(runtime(), plugin_gateway(), actor, subject_id, purpose, query["channel"])
 

@@ -1,24 +1,33 @@
-"""The ``dossier`` command line: a Flask CLI group bound to create_app."""
+"""The ``dossier`` command line: a click group of our own (not Flask's), building the app lazily.
+
+Only the commands that need the app build it (``with_app``), once, with ``create_app(start=False)``;
+``--help``, ``--version``, ``init`` and ``serve`` do not go through it. Tests inject an app by giving
+the group an object with a ``load_app()`` method as ``obj``: ``AppLoader(lambda: app)``, or Flask's
+``ScriptInfo(create_app=lambda: app)``.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask import Flask, has_app_context
 
-from config.settings import ConfigError, load_settings
+from config.settings import ConfigError, Settings, load_settings
 from core.errors import DossierError
 from core.identity import accounts
 from core.identity.roles import PERSON_ROLES, Role
 from core.plugins.gateway import plugin_gateway
 from core.runtime import runtime
+
+DISTRIBUTION = "dossier"
 
 
 def _create_app() -> Flask:
@@ -32,8 +41,47 @@ def _create_app() -> Flask:
         sys.exit(2)
 
 
+class AppSource(Protocol):
+    """What the group's ``obj`` must be: something that gives the app (flask.cli.ScriptInfo is one)."""
+
+    def load_app(self) -> Flask: ...
+
+
+class AppLoader:
+    """Builds the app on first use, once."""
+
+    def __init__(self, create_app: Callable[[], Flask] = _create_app) -> None:
+        self._create_app = create_app
+        self._app: Flask | None = None
+
+    def load_app(self) -> Flask:
+        if self._app is None:
+            self._app = self._create_app()
+        return self._app
+
+
+def _app_source(ctx: click.Context) -> AppSource:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = AppLoader()
+    source: AppSource = root.obj
+    return source
+
+
+def with_app(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``command`` inside the app's context, building the app first if need be."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        if not has_app_context():
+            ctx.with_resource(_app_source(ctx).load_app().app_context())
+        return ctx.invoke(command, *args, **kwargs)
+
+    return functools.update_wrapper(wrapper, command)
+
+
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """User errors print one line and exit 1, with no traceback."""
+    """User errors print one line and exit 1, with no traceback; configuration errors exit 2."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -53,42 +101,62 @@ def _print(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False))
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False, set_debug_flag=False)
+def version() -> str:
+    """The installed distribution's version; 0+unknown when running from a tree that is not installed."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"dossier {version()}")
+        ctx.exit(0)
+
+
+@click.group()
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and exit.")
 def cli() -> None:
     """Dossier unique et consentements / single dossier and consent service."""
 
 
-@cli.command("init", with_appcontext=False)
+@cli.command("init")
 @_friendly
 def init_command() -> None:
-    """Create the instance folder, keys and schema; load the purpose catalogue and taxonomy (idempotent)."""
+    """Check the database, then create the instance folder, keys and schema; load the purpose catalogue and taxonomy (idempotent)."""
     from core.bootstrap import initialise
 
     for line in initialise(load_settings()):
         click.echo(line)
 
 
-@cli.command("serve", with_appcontext=False)
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
-@click.option("--workers", type=int, default=None, help="Worker processes (default 2 x cores + 1).")
+@cli.command("serve")
+@click.option("--host", default=None, help=f"Address to bind (default: the SERVE_HOST setting, {Settings.SERVE_HOST}).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help=f"Port (default: the SERVE_PORT setting, {Settings.SERVE_PORT}).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help=f"Worker processes (default: the SERVE_WORKERS setting, {Settings.SERVE_WORKERS}).")
+@click.pass_context
 @_friendly
-def serve_command(host: str | None, port: int | None, workers: int | None) -> None:
+def serve_command(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the API with gunicorn (a production WSGI server)."""
-    import os
+    from core.server import bind_address, serve
 
-    from core.server import serve
-
-    settings = load_settings()
-    _create_app()  # fail fast, with one line, before forking workers
+    # Fail fast, with one line, before forking workers; the settings are the app's.
+    settings = runtime(_app_source(ctx).load_app()).settings
+    host = settings.SERVE_HOST if host is None else host
+    port = settings.SERVE_PORT if port is None else port
+    workers = settings.SERVE_WORKERS if workers is None else workers
     environ = {"DOSSIER_INSTANCE_PATH": str(settings.instance_path.resolve())}
     if os.environ.get("DOSSIER_DATABASE_URL"):
         environ["DOSSIER_DATABASE_URL"] = os.environ["DOSSIER_DATABASE_URL"]
-    serve(host or settings.SERVE_HOST, port or settings.SERVE_PORT, workers or settings.SERVE_WORKERS, environ)
+    click.echo(f"dossier: listening on http://{bind_address(host, port)} ({workers} worker{'' if workers == 1 else 's'})")
+    serve(host, port, workers, environ)
 
 
 @cli.command("demo")
-@with_appcontext
+@with_app
 @_friendly
 def demo_command() -> None:
     """Load demo accounts, employers, assignments and dossiers (idempotent)."""
@@ -108,7 +176,7 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in PERSON_ROLES]))
 @click.option("--employer", "employer_id", default=None, help="Employer id, for --role employer.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@with_appcontext
+@with_app
 @_friendly
 def users_add(username: str, role: str, employer_id: str | None, password_stdin: bool) -> None:
     """Create an account (for a seeker, also an empty dossier) and print it as JSON."""
@@ -118,7 +186,7 @@ def users_add(username: str, role: str, employer_id: str | None, password_stdin:
 
 @users.command("password")
 @click.argument("username")
-@with_appcontext
+@with_app
 @_friendly
 def users_password(username: str) -> None:
     """Set an account's password, read from standard input."""
@@ -134,7 +202,7 @@ def clients_group() -> None:
 @clients_group.command("add")
 @click.argument("name")
 @click.option("--scope", "scopes", multiple=True, required=True, help="A scope, e.g. channel:<plugin>; repeat for several.")
-@with_appcontext
+@with_app
 @_friendly
 def clients_add(name: str, scopes: tuple[str, ...]) -> None:
     """Register a service client and print it as JSON, with its secret (shown this once)."""
@@ -144,7 +212,7 @@ def clients_add(name: str, scopes: tuple[str, ...]) -> None:
 
 
 @clients_group.command("list")
-@with_appcontext
+@with_app
 @_friendly
 def clients_list() -> None:
     """Print the service clients as JSON lines (never their secrets)."""
@@ -156,7 +224,7 @@ def clients_list() -> None:
 
 @clients_group.command("disable")
 @click.argument("name")
-@with_appcontext
+@with_app
 @_friendly
 def clients_disable(name: str) -> None:
     """Disable a service client: its tokens stop working at once."""
@@ -172,7 +240,7 @@ def employers() -> None:
 
 @employers.command("add")
 @click.argument("name")
-@with_appcontext
+@with_app
 @_friendly
 def employers_add(name: str) -> None:
     """Create an employer and print it as JSON."""
@@ -183,7 +251,7 @@ def employers_add(name: str) -> None:
 @click.option("--advisor", required=True, help="The advisor's username.")
 @click.option("--seeker", default=None, help="A seeker's username.")
 @click.option("--employer", "employer_id", default=None, help="An employer id.")
-@with_appcontext
+@with_app
 @_friendly
 def assign_command(advisor: str, seeker: str | None, employer_id: str | None) -> None:
     """Put a seeker or an employer in an advisor's caseload."""
@@ -198,7 +266,7 @@ def assign_command(advisor: str, seeker: str | None, employer_id: str | None) ->
 @cli.command("token")
 @click.argument("username")
 @click.option("--ttl", type=click.IntRange(60, 30 * 86400), default=None, help="Lifetime in seconds.")
-@with_appcontext
+@with_app
 @_friendly
 def token_command(username: str, ttl: int | None) -> None:
     """Print a signed access token for an account (operator tool)."""
@@ -213,7 +281,7 @@ def keys() -> None:
 
 
 @keys.command("rotate")
-@with_appcontext
+@with_app
 @_friendly
 def keys_rotate() -> None:
     """Add a key-encryption key version and rewrap every data key under it, while serving."""
@@ -232,7 +300,7 @@ def taxonomy() -> None:
 @taxonomy.command("import")
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--source", default=None, help="A taxonomy a plugin provides (see `dossier taxonomy sources`) instead of a folder.")
-@with_appcontext
+@with_app
 @_friendly
 def taxonomy_import(path: Path | None, source: str | None) -> None:
     """Import the official ESCO CSV download (occupations_xx.csv, skills_xx.csv, relations), or a plugin's taxonomy."""
@@ -260,7 +328,7 @@ def taxonomy_import(path: Path | None, source: str | None) -> None:
 
 
 @taxonomy.command("sources")
-@with_appcontext
+@with_app
 @_friendly
 def taxonomy_sources() -> None:
     """List the taxonomies that plugins provide, as JSON lines."""
@@ -274,7 +342,7 @@ def plugins_group() -> None:
 
 
 @plugins_group.command("list")
-@with_appcontext
+@with_app
 @_friendly
 def plugins_list() -> None:
     """Print each plugin's manifest, source and health as JSON lines (installed but off ones too)."""
@@ -286,7 +354,7 @@ def plugins_list() -> None:
 
 @plugins_group.command("purges")
 @click.option("--pending", is_flag=True, help="Only the purges not yet confirmed.")
-@with_appcontext
+@with_app
 @_friendly
 def plugins_purges(pending: bool) -> None:
     """Print the purges asked of plugins as JSON lines, the unconfirmed first."""
@@ -297,7 +365,7 @@ def plugins_purges(pending: bool) -> None:
 
 
 @plugins_group.command("dispatch")
-@with_appcontext
+@with_app
 @_friendly
 def plugins_dispatch() -> None:
     """Deliver queued events and retry due purges now (the server does it in the background)."""
@@ -312,7 +380,7 @@ def purposes_group() -> None:
 
 
 @purposes_group.command("list")
-@with_appcontext
+@with_app
 @_friendly
 def purposes_list() -> None:
     """Print the catalogue as JSON lines."""
@@ -327,7 +395,7 @@ def purposes_list() -> None:
 @click.option("--fr", "text_fr", required=True, help="The new notice text in French.")
 @click.option("--en", "text_en", required=True, help="The new notice text in English.")
 @click.option("--material", is_flag=True, help="A material change: consents given under older notices must be given again.")
-@with_appcontext
+@with_app
 @_friendly
 def purposes_notice(purpose: str, text_fr: str, text_en: str, material: bool) -> None:
     """Publish a new version of a purpose's notice."""
@@ -342,7 +410,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@with_appcontext
+@with_app
 @_friendly
 def audit_verify() -> None:
     """Verify the whole log and every checkpoint; exit 0 when intact, 1 naming the first bad entry."""
@@ -358,7 +426,7 @@ def audit_verify() -> None:
 
 @audit_group.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-@with_appcontext
+@with_app
 @_friendly
 def audit_export(path: Path) -> None:
     """Write the log and its checkpoints for the stand-alone verifier (python -m audit.verifier)."""
@@ -369,7 +437,7 @@ def audit_export(path: Path) -> None:
 
 
 @audit_group.command("sequence")
-@with_appcontext
+@with_app
 @_friendly
 def audit_sequence() -> None:
     """Integrate queued entries into the tree now (the server also does it every second)."""

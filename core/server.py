@@ -52,10 +52,18 @@ def post_worker_init(worker: Any) -> None:
     start_background_work(worker.wsgi)
 
 
+def bind_address(host: str, port: int) -> str:
+    """``host:port`` as gunicorn binds it (an IPv6 address in brackets)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def serve(host: str, port: int, workers: int, environ: dict[str, str]) -> None:
+    """Run gunicorn in the foreground: ``workers`` processes (the SERVE_WORKERS setting unless given)."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     options = {
-        "bind": f"{host}:{port}",
-        "workers": workers or (2 * (os.cpu_count() or 1) + 1),
+        "bind": bind_address(host, port),
+        "workers": workers,
         "worker_class": "sync",
         # The app writes its own JSON access log without personal data; gunicorn's is off.
         "accesslog": None,

@@ -9,15 +9,14 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, validate, validates
 
 from core.dossier.records import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
-from core.http.fields import Integer, Text
+from core.http.fields import Integer, Pattern, Text
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
 # Belgian driving-licence categories.
 LICENCES = ("AM", "A1", "A2", "A", "B", "BE", "C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "G")
 CONTRACT_TYPES = ("permanent", "fixed_term", "temporary_agency", "replacement", "student", "apprenticeship", "self_employed")
 WORKING_TIME = ("full_time", "part_time")
-# Patterns end with \Z: "$" would also accept a trailing newline.
-POSTAL_CODE = validate.Regexp(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}\Z", error="Code postal invalide / invalid postal code.")
+POSTAL_CODE = Pattern(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$", error="Code postal invalide / invalid postal code.")
 PLAUSIBLE_TIME = validate.Range(datetime(1950, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
                                 error="Date hors limites / date out of range.")
 PHONE = re.compile(r"^\+?[0-9][0-9 ./()-]{6,22}\Z")
@@ -40,7 +39,7 @@ class AddressSchema(StrictSchema):
     street = Text(required=True, validate=validate.Length(1, 200))
     postal_code = Text(required=True, validate=POSTAL_CODE)
     city = Text(required=True, validate=validate.Length(1, 100))
-    country = Text(load_default="BE", validate=validate.Regexp(r"^[A-Z]{2}\Z"))
+    country = Text(load_default="BE", validate=Pattern(r"^[A-Z]{2}$"))
 
 
 class IdentitySchema(StrictSchema):
@@ -76,7 +75,7 @@ class IdentitySchema(StrictSchema):
 
 
 class LanguageSchema(StrictSchema):
-    code = Text(required=True, validate=validate.Regexp(r"^[a-z]{2,3}\Z"), metadata={"description": "ISO 639"})
+    code = Text(required=True, validate=Pattern(r"^[a-z]{2,3}$"), metadata={"description": "ISO 639"})
     level = Text(required=True, validate=validate.OneOf(CEFR_LEVELS), metadata={"description": "CEFR"})
 
 

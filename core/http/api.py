@@ -60,6 +60,8 @@ class Operation:
     description: str = ""
     media_type: str = JSON
     extra: dict[str, Any] = field(default_factory=dict)
+    # Unique in the document: what generated clients name the method.
+    operation_id: str = ""
 
 
 class ApiBlueprint:
@@ -133,6 +135,7 @@ class ApiBlueprint:
                     public=public,
                     errors=errors,
                     description=(function.__doc__ or "").strip(),
+                    operation_id=function.__name__,
                 )
             )
             return view
@@ -198,30 +201,39 @@ def _load(schema: Schema, data: Any) -> Any:
 
 
 _UNKNOWN = ["Unknown field."]
+# An unknown field is named in the error when its name can be nothing but a field name.
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 
 
 def _without_unknown_keys(messages: Any) -> Any:
-    """marshmallow's messages, without any key the caller chose.
+    """marshmallow's messages, without any key the caller chose that could carry a value.
 
-    Messages name fields and rules, never values; but an unknown field, or an entry of a free
-    mapping (marshmallow reports those under the entry's own key, as ``{"key": ..., "value": ...}``),
-    is named by the caller and could be anything: those are counted, not repeated.
+    Messages name fields and rules, never values. An unknown field is named when its name is
+    shaped like a field name (``nickname``: the caller's own word, repeated to the caller, leaks
+    nothing); any other name (an e-mail address, a sentence) is counted, not repeated, and so is
+    an entry of a free mapping (marshmallow reports those under the entry's own key).
 
-    NOTE: an error never repeats what was sent (it could be personal data).
+    NOTE: an error never repeats a value that was sent (it could be personal data).
     """
     if not isinstance(messages, dict):
         return messages
     kept: dict[Any, Any] = {}
+    named: list[str] = []
     unknown = entries = 0
     for key, value in messages.items():
         if value == _UNKNOWN:
-            unknown += 1
+            if isinstance(key, str) and _FIELD_NAME.match(key):
+                named.append(key)
+            else:
+                unknown += 1
         elif isinstance(value, dict) and value and set(value) <= {"key", "value"}:
             entries += 1
         else:
             kept[key] = _without_unknown_keys(value)
+    for key in sorted(named):
+        kept[key] = ["Champ inconnu / unknown field."]
     if unknown:
-        kept["_unknown_fields"] = [f"{unknown} champ(s) inconnu(s) / unknown field(s)"]
+        kept["_unknown_fields"] = [f"{unknown} champ(s) inconnu(s) au nom non affiché / unknown field(s), name not shown"]
     if entries:
         kept["_invalid_entries"] = [f"{entries} entrée(s) invalide(s) / invalid entries"]
     return kept

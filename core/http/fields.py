@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import ValidationError, fields, validate
 
 
 class Text(fields.String):
@@ -21,6 +22,30 @@ class Text(fields.String):
         if "\x00" in text or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             raise self.make_error("unsafe")
         return text
+
+
+class Pattern(validate.Regexp):
+    """A pattern the whole value must match, written ``^...$`` in the subset of regular expressions
+    that Python and ECMA-262 read alike: the OpenAPI document publishes it as is, and JavaScript
+    validators understand it.
+
+    NOTE: it is checked here with ``fullmatch`` of what is between the anchors, because Python's
+    ``$`` also matches before a final newline: ``"4000\n"`` is not a postal code.
+    """
+
+    def __init__(self, pattern: str, error: str | None = None) -> None:
+        if not (pattern.startswith("^") and pattern.endswith("$")):
+            raise ValueError("a pattern is anchored: ^...$")
+        super().__init__(pattern, error=error)
+        self._whole = re.compile(pattern[1:-1])
+
+    def matches(self, value: str) -> bool:
+        return self._whole.fullmatch(value) is not None
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or not self.matches(value):
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 class Integer(fields.Integer):

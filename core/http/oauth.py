@@ -15,6 +15,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from flask import Flask, Response
+from marshmallow import Schema, fields
 
 from core.http.api import Operation
 from core.http.problems import problem
@@ -113,14 +114,26 @@ _ERRORS = {
 
 
 # What the OpenAPI document says of the token endpoint (it is not a JSON operation).
+class OAuthTokenSchema(Schema):
+    """RFC 6749 section 5.1."""
+
+    access_token = fields.String(metadata={"description": "an RFC 9068 access token (JWT)"})
+    token_type = fields.String(metadata={"enum": ["Bearer"]})
+    expires_in = fields.Integer()
+    scope = fields.String(metadata={"description": "the scopes granted, space-separated"})
+
+
 TOKEN_OPERATION = Operation(
     rule=TOKEN_PATH, method="post", summary="Jeton d'un client de service (OAuth2) / service client token", tags=("accounts",),
-    body=None, query=None, response=None, status=200, public=True, errors=(400, 401),
+    body=None, query=None, response=OAuthTokenSchema(), status=200, public=True, errors=(400, 401, 413),
+    operation_id="oauth_token",
     description="RFC 6749 section 4.4 (client credentials). Form-encoded `grant_type=client_credentials` and an "
                 "optional `scope`; the client authenticates with HTTP Basic (client_secret_basic) or `client_id` and "
                 "`client_secret` in the form (client_secret_post). Errors carry RFC 6749's `error` member.",
     extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
         "type": "object", "required": ["grant_type"],
         "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]}, "scope": {"type": "string"},
-                       "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}}},
+                       "client_id": {"type": "string"}, "client_secret": {"type": "string"}}}}}},
+           # HTTP Basic (client_secret_basic), or the credentials in the form (client_secret_post).
+           "security": [{"clientBasic": []}, {}]},
 )

@@ -1,4 +1,10 @@
-"""The OpenAPI 3 document, generated from the declared operations and their marshmallow schemas."""
+"""The OpenAPI 3 document, generated from the declared operations and their marshmallow schemas.
+
+What the server can answer is in it: each operation's success with its schema, and every error
+status it can return as a problem (RFC 9457) with the members real errors carry. Every operation
+has an ``operationId``, and patterns are those of ``core.http.fields.Pattern`` (read alike by
+Python and ECMA-262), so that a generated client works with it.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,30 @@ from core.http.api import Operation
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERROR_TEXT = {
-    400: "Requête mal formée", 401: "Jeton absent ou invalide", 403: "Accès refusé (ou consentement requis)",
-    404: "Introuvable, ou aucun lien avec l'appelant", 409: "Conflit", 410: "Données effacées",
-    415: "Le corps doit être du JSON", 422: "Données invalides",
+    400: "Requête mal formée (JSON invalide) / malformed request", 401: "Jeton absent ou invalide / missing or invalid token",
+    403: "Accès refusé (ou consentement requis) / access denied (or consent required)",
+    404: "Introuvable, ou aucun lien avec l'appelant / not found, or no relation to the caller",
+    409: "Conflit / conflict", 410: "Données effacées / data erased", 413: "Requête trop volumineuse / payload too large",
+    415: "Le corps doit être du JSON / the body must be JSON", 422: "Données invalides / invalid input",
+    502: "Le plugin n'a pas répondu correctement / the plugin failed", 503: "Service indisponible / service unavailable",
+    504: "Le plugin n'a pas répondu à temps / the plugin timed out",
+}
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `errors`, `consent`, `field` and `error` appear where they apply.",
+    "properties": {
+        "type": {"type": "string", "description": "a stable URI naming the kind of problem"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "object", "description": "what is wrong, by field (names and rules, never the values sent)",
+                   "additionalProperties": True},
+        "consent": {"type": "string", "description": "the purpose whose consent is missing (consent-required)"},
+        "field": {"type": "string", "description": "the field at fault"},
+        "error": {"type": "string", "description": "RFC 6749's error code (the token endpoint)"},
+    },
+    "required": ["type", "title", "status"],
 }
 
 
@@ -28,19 +55,17 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
         info={"description": "Dossier unique et consentements / single dossier and consent service."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    spec.components.schema(
-        "Problem",
-        {
-            "type": "object",
-            "properties": {k: {"type": "string"} for k in ("type", "title", "detail", "request_id")}
-            | {"status": {"type": "integer"}},
-            "required": ["type", "title", "status"],
-        },
-    )
+    spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic",
+                                                    "description": "a service client's id and secret (client_secret_basic)"})
+    spec.components.schema("Problem", PROBLEM)
     paths: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
     for op in operations:
+        if not op.operation_id or op.operation_id in seen:
+            raise ValueError(f"operationId {op.operation_id!r} of {op.method} {op.rule} is missing or not unique")
+        seen.add(op.operation_id)
         path, parameters = _path(op.rule)
-        operation: dict[str, Any] = {"summary": op.summary, "tags": list(op.tags), "responses": {}}
+        operation: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": list(op.tags), "responses": {}}
         if op.description:
             operation["description"] = op.description
         if parameters:
@@ -54,10 +79,9 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
         if op.response is not None:
             success["content"] = {op.media_type: {"schema": op.response}}
         operation["responses"][str(op.status) if op.status != 200 or op.response is not None else "200"] = success
-        errors = set(op.errors) | ({401} if not op.public else set()) | ({422} if op.body or op.query else set())
-        for status in sorted(errors):
+        for status in sorted(_errors(op)):
             operation["responses"][str(status)] = {
-                "description": _ERROR_TEXT.get(status, "Erreur"),
+                "description": _ERROR_TEXT.get(status, "Erreur / error"),
                 "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
             }
         if not op.public:
@@ -66,6 +90,18 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
     for path, operations_of_path in paths.items():
         spec.path(path=path, operations=operations_of_path)
     return spec.to_dict()
+
+
+def _errors(op: Operation) -> set[int]:
+    """Every error status the operation can answer: its own, and those of the common steps."""
+    errors = set(op.errors)
+    if not op.public:
+        errors.add(401)  # no token, a bad one, or a closed account
+    if op.body is not None:
+        errors |= {400, 413, 415, 422}  # not JSON, too large, another media type, invalid fields
+    if op.query is not None:
+        errors.add(422)
+    return errors
 
 
 def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:

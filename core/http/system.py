@@ -63,11 +63,28 @@ def readyz() -> dict[str, str]:
     return {"status": "ready"}
 
 
-@api.operation("/.well-known/jwks.json", summary="Clés publiques (JWKS) / public keys", tags=("service",), public=True)
-def jwks() -> Any:
-    response = json_response(runtime().signing.jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+class JwkSchema(Schema):
+    """An Ed25519 public key (RFC 8037) with what it verifies."""
+
+    kty = fields.String(metadata={"enum": ["OKP"]})
+    crv = fields.String(metadata={"enum": ["Ed25519"]})
+    x = fields.String()
+    kid = fields.String()
+    use = fields.String(metadata={"enum": ["sig"]})
+    alg = fields.String()
+    key_ops = fields.List(fields.String())
+    dossier_use = fields.String(metadata={"enum": ["token", "receipt", "checkpoint"],
+                                          "description": "what this instance signs with it"})
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Nested(JwkSchema))
+
+
+@api.operation("/.well-known/jwks.json", summary="Clés publiques (JWKS) / public keys", tags=("service",), public=True,
+               response=JwksSchema(), cache_seconds=300)
+def jwks() -> dict[str, Any]:
+    return runtime().signing.jwks()
 
 
 @api.operation("/api/v1/openapi.json", summary="Document OpenAPI 3 de cette API", tags=("service",), public=True)
@@ -105,7 +122,7 @@ def my_caseload(actor: Actor) -> Caseload:
 
 
 @api.operation("/api/v1/auth/token", "POST", summary="Connexion d'un compte local / sign in with a local account",
-               tags=("accounts",), body=LoginSchema, response=TokenSchema(), public=True)
+               tags=("accounts",), body=LoginSchema, response=TokenSchema(), public=True, errors=(401,))
 def token(body: dict[str, str]) -> dict[str, Any]:
     """Built-in identity provider: exchanges a local account's password for an access token."""
     access_token, ttl = sign_in(runtime(), body["username"], body["password"])
