@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.http.fields import Integer, Pattern, Text
+from core.http.fields import Hex, Integer, Pattern, Text
 
 UUID = Pattern(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -31,8 +31,8 @@ class ConsistencyQuerySchema(Schema):
 
 class CheckpointSchema(Schema):
     tree_size = Integer()
-    root_hash = Text()
-    timestamp = Text()
+    root_hash = Hex()
+    timestamp = fields.DateTime(format="iso")
     jws = Text(metadata={"description": "compact JWS of {tree_size, root_hash, timestamp}; key in the JWKS"})
 
 
@@ -44,9 +44,9 @@ class ActorSchema(Schema):
 
 class EntrySchema(Schema):
     leaf_index = Integer()
-    leaf_hash = Text()
+    leaf_hash = Hex()
     v = Integer()
-    at = Text()
+    at = fields.DateTime(format="iso")
     actor = fields.Nested(ActorSchema)
     subject = Text(allow_none=True)
     action = Text()
@@ -65,17 +65,17 @@ class EntriesPageSchema(Schema):
 class InclusionProofSchema(Schema):
     leaf_index = Integer()
     tree_size = Integer()
-    hashes = fields.List(Text())
+    hashes = fields.List(Hex())
 
 
 class ConsistencyProofSchema(Schema):
     first = Integer()
     second = Integer()
-    hashes = fields.List(Text())
+    hashes = fields.List(Hex())
 
 
 class AccessLogItemSchema(Schema):
-    at = Text()
+    at = fields.DateTime(format="iso")
     actor_role = Text()
     actor = Text(allow_none=True)
     action = Text()

@@ -10,6 +10,7 @@ verified, so that restoring an older database (a rollback) is detected too.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,73 @@ from core.policy import Action, Decision
 from core.runtime import Runtime
 
 WITNESS_FILE = "audit-witness.json"
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryActor:
+    id: str | None
+    role: str | None
+    client: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An entry as the auditor reads it: its place in the tree and the fields of its hashed bytes."""
+
+    leaf_index: int
+    leaf_hash: bytes
+    v: int
+    at: datetime
+    actor: EntryActor
+    subject: str | None
+    action: str
+    purposes: list[str]
+    categories: list[str]
+    decision: str
+    reason: str
+    request_id: str | None
+
+    @classmethod
+    def of(cls, leaf_index: int, leaf_hash: bytes, canonical: bytes) -> AuditEntry:
+        e = parse(canonical)
+        return cls(leaf_index, bytes(leaf_hash), e["v"], datetime.fromisoformat(e["at"]), EntryActor(**e["actor"]), e["subject"],
+                   e["action"], e["purposes"], e["categories"], e["decision"], e["reason"], e["request_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class EntriesPage:
+    entries: list[AuditEntry]
+    next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogItem:
+    """One entry of "who accessed my data", as the seeker reads it."""
+
+    at: datetime
+    actor_role: str
+    actor: str | None
+    action: str
+    purpose: str | None
+    purposes: list[str]
+    categories: list[str]
+    decision: str
+    reason: str
+    leaf_index: int
 
 STAFF = {Role.ADVISOR.value, Role.ADMIN.value, Role.AUDITOR.value}
 
@@ -54,10 +122,10 @@ def sequence(rt: Runtime) -> int:
             return added
 
 
-def checkpoint(rt: Runtime, actor: Actor) -> dict[str, Any]:
+def checkpoint(rt: Runtime, actor: Actor) -> store.Checkpoint:
     """A signed checkpoint covering every entry committed before this call (signed if need be)."""
     require_role(actor, Role.AUDITOR, Role.SEEKER)
-    return checkpoint_now(rt).as_dict()
+    return checkpoint_now(rt)
 
 
 def checkpoint_now(rt: Runtime) -> store.Checkpoint:
@@ -71,7 +139,7 @@ def checkpoint_now(rt: Runtime) -> store.Checkpoint:
     return latest
 
 
-def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> dict[str, Any]:
+def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> InclusionProof:
     require_role(actor, Role.AUDITOR, Role.SEEKER)
     sequence(rt)
     with rt.engine.connect() as conn:
@@ -84,10 +152,10 @@ def inclusion_proof(rt: Runtime, actor: Actor, leaf_index: int, size: int) -> di
             if subject is None or subject != actor.subject_id:
                 raise NotFound()  # a seeker proves only entries about them
         path = inclusion_path(store.subtree_reader(conn), leaf_index, size)
-    return {"leaf_index": leaf_index, "tree_size": size, "hashes": [h.hex() for h in path]}
+    return InclusionProof(leaf_index, size, path)
 
 
-def consistency_proof(rt: Runtime, actor: Actor, first: int, second: int) -> dict[str, Any]:
+def consistency_proof(rt: Runtime, actor: Actor, first: int, second: int) -> ConsistencyProof:
     require_role(actor, Role.AUDITOR)
     sequence(rt)
     with rt.engine.connect() as conn:
@@ -96,11 +164,11 @@ def consistency_proof(rt: Runtime, actor: Actor, first: int, second: int) -> dic
             raise InvalidInput("Il faut 0 < first <= second <= la taille de l'arbre.",
                                errors={"second": [f"the tree holds {current} entries"]})
         path = consistency_path(store.subtree_reader(conn), first, second)
-    return {"first": first, "second": second, "hashes": [h.hex() for h in path]}
+    return ConsistencyProof(first, second, path)
 
 
 def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | None, decision: str | None,
-            since: datetime | None, until: datetime | None, after: int | None, limit: int) -> dict[str, Any]:
+            since: datetime | None, until: datetime | None, after: int | None, limit: int) -> EntriesPage:
     """The auditor's view: entries filtered and paginated by leaf index; fields read from the hashed bytes."""
     require_role(actor, Role.AUDITOR)
     now = rt.clock()
@@ -122,8 +190,8 @@ def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | N
         rows = conn.execute(query.limit(limit + 1)).all()
         # Reading the log is itself recorded: who read it, and with which filter on a subject.
         record(conn, actor, Decision.recorded(Action.AUDIT_LOG_READ, subject, (), "auditor"), now)
-    items = [{"leaf_index": r.leaf_index, "leaf_hash": r.leaf_hash.hex(), **parse(r.canonical)} for r in rows[:limit]]
-    return {"entries": items, "next_after": items[-1]["leaf_index"] if len(rows) > limit else None}
+    items = [AuditEntry.of(r.leaf_index, r.leaf_hash, r.canonical) for r in rows[:limit]]
+    return EntriesPage(items, items[-1].leaf_index if len(rows) > limit else None)
 
 
 def _actor_name(recorded: dict[str, Any], staff_names: dict[str, str], reader: Actor) -> str | None:
@@ -135,7 +203,7 @@ def _actor_name(recorded: dict[str, Any], staff_names: dict[str, str], reader: A
     return "vous / you" if recorded["id"] == reader.account_id else None
 
 
-def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[AccessLogItem]:
     """Every entry about the seeker: who (role, and name for staff and plugins), why, which categories, the outcome."""
     sequence(rt)
     with rt.transaction() as conn:
@@ -149,18 +217,9 @@ def access_log(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any
         names = dict(conn.execute(select(accounts.c.id, accounts.c.username)
                                   .where(accounts.c.id.in_(staff_ids))).all()) if staff_ids else {}
     return [
-        {
-            "at": e["at"],
-            "actor_role": e["actor"]["role"],
-            "actor": _actor_name(e["actor"], names, actor),
-            "action": e["action"],
-            "purpose": e["purposes"][0] if e["purposes"] else None,
-            "purposes": e["purposes"],
-            "categories": e["categories"],
-            "decision": e["decision"],
-            "reason": e["reason"],
-            "leaf_index": index,
-        }
+        AccessLogItem(datetime.fromisoformat(e["at"]), e["actor"]["role"], _actor_name(e["actor"], names, actor), e["action"],
+                      e["purposes"][0] if e["purposes"] else None, e["purposes"], e["categories"], e["decision"], e["reason"],
+                      index)
         for index, e in parsed
     ]
 

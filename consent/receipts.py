@@ -8,6 +8,7 @@ through which channel, and until when. It names the subject by reference only.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,59 @@ RECEIPT_TYPE = "consent-receipt+jws"
 
 class InvalidReceipt(Exception):
     """The receipt's signature or format does not verify."""
+
+
+@dataclass(frozen=True, slots=True)
+class Controller:
+    name: str
+    contact: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReference:
+    version: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedBy:
+    role: str
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A consent receipt as the API answers it: its signed payload's fields, and the signature."""
+
+    version: str
+    receipt_id: str
+    timestamp: datetime
+    jurisdiction: str
+    controller: Controller
+    subject_ref: str
+    purpose: str
+    categories: list[str]
+    recipients: list[str]
+    legal_basis: str
+    retention_days: int
+    notice: NoticeReference
+    state: str
+    expires_at: datetime | None
+    collection_method: str
+    recorded_by: RecordedBy
+    jws: str
+
+    @classmethod
+    def of(cls, payload: dict[str, Any], jws: str) -> Receipt:
+        """The receipt whose signed payload is ``payload``."""
+        expires = payload["expires_at"]
+        return cls(
+            payload["version"], payload["receipt_id"], datetime.fromisoformat(payload["timestamp"]), payload["jurisdiction"],
+            Controller(**payload["controller"]), payload["subject_ref"], payload["purpose"], list(payload["categories"]),
+            list(payload["recipients"]), payload["legal_basis"], payload["retention_days"], NoticeReference(**payload["notice"]),
+            payload["state"], datetime.fromisoformat(expires) if expires else None, payload["collection_method"],
+            RecordedBy(**payload["recorded_by"]), jws,
+        )
 
 
 def receipt_payload(

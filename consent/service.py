@@ -7,6 +7,7 @@ effect for every read that starts after it commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +15,12 @@ from sqlalchemy.engine import Connection
 
 from consent import store
 from consent.catalogue import PUBLICATION_PURPOSES, LegalBasis, Notice
-from consent.receipts import receipt_payload, sign_receipt, verify_receipt
+from consent.receipts import Receipt, receipt_payload, sign_receipt, verify_receipt
 from core.access import authorize
 from core.errors import Conflict, InvalidInput, NotFound
 from core.identity.roles import Actor, Role
 from core.identity.signing import KeyUse
-from core.models import as_utc, iso_utc, new_id
+from core.models import as_utc, new_id
 from core.plugins import outbox, purges
 from core.plugins.gateway import PluginGateway
 from core.policy import Action
@@ -28,21 +29,73 @@ from core.runtime import Runtime
 ADVISOR_CHANNELS = ("in_person", "call_centre")
 
 
-def list_purposes(rt: Runtime) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class NoticeText:
+    fr: str
+    en: str
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeInfo:
+    """A purpose of the catalogue, with its current notice."""
+
+    purpose: str
+    legal_basis: str
+    categories: list[str]
+    recipients: list[str]
+    retention_days: int
+    notice_version: int
+    notice_material: bool
+    notice_sha256: str
+    notice: NoticeText
+    seeker_controlled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentOverview:
+    """Where the seeker stands with one purpose they control."""
+
+    purpose: str
+    state: str  # granted, withdrawn, expired or never
+    current_notice_version: int
+    granted_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    expires_at: datetime | None = None
+    notice_version: int | None = None
+    reconsent_required: bool = False
+    receipt_id: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptItem:
+    receipt_id: str
+    purpose: str
+    state: str
+    timestamp: datetime
+    jws: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticePublished:
+    purpose: str
+    notice_version: int
+    material: bool
+    sha256: str
+
+
+def list_purposes(rt: Runtime) -> list[PurposeInfo]:
     with rt.engine.connect() as conn:
         entries = store.catalogue(conn)
     return [
-        {
-            "purpose": e.name, "legal_basis": e.legal_basis, "categories": list(e.categories), "recipients": list(e.recipients),
-            "retention_days": e.retention_days, "notice_version": e.notice.version, "notice_material": e.notice.material,
-            "notice_sha256": e.notice_sha256, "notice": {"fr": e.notice.fr, "en": e.notice.en},
-            "seeker_controlled": e.legal_basis == LegalBasis.CONSENT and not e.per_request,
-        }
+        PurposeInfo(e.name, e.legal_basis, list(e.categories), list(e.recipients), e.retention_days, e.notice.version,
+                    e.notice.material, e.notice_sha256, NoticeText(e.notice.fr, e.notice.en),
+                    e.legal_basis == LegalBasis.CONSENT and not e.per_request)
         for e in entries
     ]
 
 
-def consents_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+def consents_of(rt: Runtime, actor: Actor, subject_id: str) -> list[ConsentOverview]:
     """Every purpose the seeker controls, with the state of their consent to it."""
     now = rt.clock()
     with rt.transaction() as conn:
@@ -53,7 +106,7 @@ def consents_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, An
 
 
 def grant(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, purpose: str, notice_version: int,
-          channel: str = "web", expires_at: datetime | None = None) -> dict[str, Any]:
+          channel: str = "web", expires_at: datetime | None = None) -> Receipt:
     with rt.transaction() as conn:
         receipt = _grant(rt, plugins, conn, actor, subject_id, purpose, notice_version, channel, expires_at)
         if purpose in PUBLICATION_PURPOSES:
@@ -62,13 +115,13 @@ def grant(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, pu
 
 
 def withdraw(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, purpose: str,
-             channel: str = "web") -> dict[str, Any]:
+             channel: str = "web") -> Receipt:
     with rt.transaction() as conn:
         return _withdraw(rt, plugins, conn, actor, subject_id, purpose, channel)
 
 
 def publish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, notice_versions: dict[str, int] | None,
-            channel: str = "web") -> list[dict[str, Any]]:
+            channel: str = "web") -> list[Receipt]:
     """Publishing the profile grants matching and activity access together, in one transaction."""
     with rt.transaction() as conn:
         current = {e.name: e.notice.version for e in store.catalogue(conn) if e.name in PUBLICATION_PURPOSES}
@@ -82,7 +135,7 @@ def publish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, 
         return receipts
 
 
-def unpublish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, channel: str = "web") -> list[dict[str, Any]]:
+def unpublish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, channel: str = "web") -> list[Receipt]:
     """Unpublishing withdraws both publication consents (those still granted)."""
     with rt.transaction() as conn:
         _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_WITHDRAW, channel, rt.clock())
@@ -93,18 +146,17 @@ def unpublish(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str
         return [_withdraw(rt, plugins, conn, actor, subject_id, p, channel) for p in granted]
 
 
-def receipts_of(rt: Runtime, actor: Actor, subject_id: str) -> list[dict[str, Any]]:
+def receipts_of(rt: Runtime, actor: Actor, subject_id: str) -> list[ReceiptItem]:
     with rt.transaction() as conn:
         authorize(conn, actor, Action.RECEIPTS_READ, subject_id, (), now=rt.clock())
         rows = store.receipts(conn, subject_id)
-    return [{"receipt_id": r["id"], "purpose": r["purpose"], "state": r["state"], "timestamp": iso_utc(r["occurred_at"]),
-             "jws": r["receipt_jws"]} for r in rows]
+    return [ReceiptItem(r["id"], r["purpose"], r["state"], as_utc(r["occurred_at"]), r["receipt_jws"]) for r in rows]
 
 
-def receipt(rt: Runtime, actor: Actor, subject_id: str, receipt_id: str) -> dict[str, Any]:
+def receipt(rt: Runtime, actor: Actor, subject_id: str, receipt_id: str) -> Receipt:
     for item in receipts_of(rt, actor, subject_id):
-        if item["receipt_id"] == receipt_id:
-            return _receipt_response(verify_receipt(item["jws"], rt.signing.public_keyset(KeyUse.RECEIPT)), item["jws"])
+        if item.receipt_id == receipt_id:
+            return Receipt.of(verify_receipt(item.jws, rt.signing.public_keyset(KeyUse.RECEIPT)), item.jws)
     raise NotFound()
 
 
@@ -134,7 +186,7 @@ def _entry(conn: Connection, purpose: str) -> store.CatalogueEntry:
 
 
 def _grant(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str, purpose: str,
-           notice_version: int, channel: str, expires_at: datetime | None) -> dict[str, Any]:
+           notice_version: int, channel: str, expires_at: datetime | None) -> Receipt:
     now = rt.clock()
     _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_GRANT, channel, now)
     entry = _entry(conn, purpose)
@@ -151,7 +203,7 @@ def _grant(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, 
 
 
 def _withdraw(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str, purpose: str,
-              channel: str) -> dict[str, Any]:
+              channel: str) -> Receipt:
     now = rt.clock()
     _authorize_act(rt, conn, actor, subject_id, Action.CONSENT_WITHDRAW, channel, now)
     entry = _entry(conn, purpose)
@@ -166,7 +218,7 @@ def _withdraw(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Acto
 
 
 def _record(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, entry: store.CatalogueEntry, state: str,
-            channel: str, expires_at: datetime | None, now: datetime, notice_version: int | None = None) -> dict[str, Any]:
+            channel: str, expires_at: datetime | None, now: datetime, notice_version: int | None = None) -> Receipt:
     version = notice_version or entry.notice.version
     sha = entry.notice_sha256 if version == entry.notice.version else store.notice_sha256(conn, entry.name, version)
     event_id = new_id()
@@ -181,38 +233,28 @@ def _record(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, entry:
         "channel": channel, "recorded_by": actor.account_id, "recorded_by_role": actor.role.value, "occurred_at": now,
         "expires_at": expires_at, "receipt_jws": token,
     })
-    return _receipt_response(payload, token)
+    return Receipt.of(payload, token)
 
 
-def _receipt_response(payload: dict[str, Any], token: str) -> dict[str, Any]:
-    return {**payload, "jws": token}
-
-
-def _overview(entry: store.CatalogueEntry, state: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-    overview: dict[str, Any] = {
-        "purpose": entry.name, "state": "never", "granted_at": None, "withdrawn_at": None, "expires_at": None,
-        "notice_version": None, "current_notice_version": entry.notice.version, "reconsent_required": False,
-        "receipt_id": None, "channel": None,
-    }
+def _overview(entry: store.CatalogueEntry, state: dict[str, Any] | None, now: datetime) -> ConsentOverview:
     if state is None:
-        return overview
-    expires_at = state["expires_at"]
-    expired = state["state"] == "granted" and expires_at is not None and as_utc(expires_at) <= now
-    overview.update(
-        state="expired" if expired else state["state"],
-        granted_at=iso_utc(state["granted_at"]) if state["granted_at"] else None,
-        withdrawn_at=iso_utc(state["withdrawn_at"]) if state["withdrawn_at"] else None,
-        expires_at=iso_utc(expires_at) if expires_at else None,
+        return ConsentOverview(entry.name, "never", entry.notice.version)
+    expires_at = as_utc(state["expires_at"]) if state["expires_at"] else None
+    expired = state["state"] == "granted" and expires_at is not None and expires_at <= now
+    return ConsentOverview(
+        entry.name, "expired" if expired else state["state"], entry.notice.version,
+        granted_at=as_utc(state["granted_at"]) if state["granted_at"] else None,
+        withdrawn_at=as_utc(state["withdrawn_at"]) if state["withdrawn_at"] else None,
+        expires_at=expires_at,
         notice_version=state["notice_version"],
         # Given under a notice that has since changed materially: not live until given again.
         reconsent_required=state["state"] == "granted" and state["notice_version"] < entry.min_notice_version,
         receipt_id=state["event_id"],
         channel=state["channel"],
     )
-    return overview
 
 
-def publish_notice(rt: Runtime, purpose: str, text_fr: str, text_en: str, material: bool) -> dict[str, Any]:
+def publish_notice(rt: Runtime, purpose: str, text_fr: str, text_en: str, material: bool) -> NoticePublished:
     """A new notice version for ``purpose`` (an operator act); published versions never change."""
     if not text_fr.strip() or not text_en.strip():
         raise InvalidInput("Le texte de la notice est requis en français et en anglais.")
@@ -222,4 +264,4 @@ def publish_notice(rt: Runtime, purpose: str, text_fr: str, text_en: str, materi
             raise NotFound("Finalité inconnue / unknown purpose.")
         notice = Notice(entries[0].notice.version + 1, text_fr.strip(), text_en.strip(), material)
         store.publish_notice(conn, purpose, notice, rt.clock())
-    return {"purpose": purpose, "notice_version": notice.version, "material": material, "sha256": notice.sha256(purpose)}
+    return NoticePublished(purpose, notice.version, material, notice.sha256(purpose))

@@ -8,6 +8,7 @@ the group an object with a ``load_app()`` method as ``obj``: ``AppLoader(lambda:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -97,8 +98,15 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _jsonable(value: Any) -> Any:
+    # The services' typed records (dataclasses) print as the objects they stand for.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def _print(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
+    click.echo(json.dumps(data, ensure_ascii=False, default=_jsonable))
 
 
 def version() -> str:

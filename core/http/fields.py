@@ -48,6 +48,13 @@ class Pattern(validate.Regexp):
         return value
 
 
+class Hex(fields.String):
+    """Bytes, written as lower-case hexadecimal (hashes)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else bytes(value).hex()
+
+
 class Integer(fields.Integer):
     """An integer that refuses 25.7 rather than truncating it to 25."""
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 from sqlalchemy import text
 
 from core.errors import DossierError
 from core.http.api import ApiBlueprint, json_response
 from core.http.fields import Text
-from core.identity.accounts import Caseload, account_info, caseload, sign_in
+from core.identity.accounts import AccountInfo, Caseload, account_info, caseload, sign_in
 from core.identity.roles import Actor
 from core.runtime import runtime
 
@@ -27,11 +27,17 @@ class StatusSchema(Schema):
 
 
 class MeSchema(Schema):
+    """A seeker's account names their subject, an employer user's their employer; the others neither."""
+
     id = fields.String()
     username = fields.String()
-    role = fields.String()
+    role = fields.String(metadata={"enum": ["seeker", "advisor", "employer", "auditor", "admin", "service"]})
     subject_id = fields.String()
     employer_id = fields.String()
+
+    @post_dump
+    def _absent_when_unlinked(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {key: value for key, value in data.items() if value is not None or key not in ("subject_id", "employer_id")}
 
 
 class LoginSchema(Schema):
@@ -93,8 +99,8 @@ def openapi() -> Any:
 
 
 @api.operation("/api/v1/me", summary="Le compte appelant / the calling account", tags=("accounts",), response=MeSchema())
-def me(actor: Actor) -> dict[str, Any]:
-    return account_info(runtime(), actor.account_id).as_dict()
+def me(actor: Actor) -> AccountInfo:
+    return account_info(runtime(), actor.account_id)
 
 
 class AssignedSeekerSchema(Schema):

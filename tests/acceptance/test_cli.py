@@ -23,6 +23,9 @@ def test_init_is_idempotent_and_creates_private_keys(tmp_path: Path, database_ur
     first = runner.invoke(dossier_cli, ["init"])
     assert first.exit_code == 0, first.output
     assert "keyring: created" in first.output and "database: at the latest migration" in first.output
+    # The first line names the instance folder, absolute, and the variable that chooses it.
+    heading = first.output.splitlines()[0]
+    assert heading.startswith("instance: ") and str(instance.resolve()) in heading and "DOSSIER_INSTANCE_PATH" in heading
     keyring = (instance / "keyring.json").read_bytes()
     for name in ("keyring.json", "signing-keys.json"):
         assert stat.S_IMODE(os.stat(instance / name).st_mode) == 0o600

@@ -118,9 +118,9 @@ def test_consent_decisions_follow_the_reference_model(rt, gateway, make_person) 
         @rule(purpose=st.sampled_from(PURPOSES), material=st.booleans())
         def notice_changes(self, purpose: str, material: bool) -> None:
             result = service.publish_notice(rt, purpose, "Nouvelle notice.", "New notice.", material)
-            self.model.current[purpose] = result["notice_version"]
+            self.model.current[purpose] = result.notice_version
             if material:
-                self.model.minimum[purpose] = result["notice_version"]
+                self.model.minimum[purpose] = result.notice_version
 
         @invariant()
         def decisions_match_the_model(self) -> None:
@@ -132,12 +132,12 @@ def test_consent_decisions_follow_the_reference_model(rt, gateway, make_person) 
             except AccessRefused:
                 allowed = False
             assert allowed == self.model.live(ACTIVITY)
-            shown = {s["purpose"]: s for s in service.consents_of(rt, self.seeker, self.subject)}
+            shown = {s.purpose: s for s in service.consents_of(rt, self.seeker, self.subject)}
             for purpose in PURPOSES:
-                assert shown[purpose]["state"] == self.model.shown_state(purpose)
+                assert shown[purpose].state == self.model.shown_state(purpose)
                 consent = self.model.consents[purpose]
                 stale = consent.state == "granted" and consent.version < self.model.minimum[purpose]
-                assert shown[purpose]["reconsent_required"] == stale
+                assert shown[purpose].reconsent_required == stale
 
     run_state_machine_as_test(
         ConsentMachine,
