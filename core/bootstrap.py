@@ -41,7 +41,7 @@ def initialise(settings: Settings) -> Iterator[str]:
     instance = settings.instance_path
     instance.mkdir(parents=True, exist_ok=True)
     os.chmod(instance, 0o700)
-    yield f"instance: {instance_hint(settings)}"
+    yield f"instance: {settings.instance_path.resolve()} (DOSSIER_INSTANCE_PATH; default ./instance)"
     keyring, signing = instance_files(instance)
     if LocalKeyring.create_if_missing(keyring):
         yield "keyring: created"
