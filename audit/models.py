@@ -56,7 +56,7 @@ class AuditLeaf(Base):
 class AuditNode(Base):
     """The hash of the complete subtree of 2**level leaves starting at leaf index * 2**level.
 
-    Only levels from ``audit.log.STORED_LEVEL`` up are stored; smaller subtrees are hashed from
+    Only levels from ``audit.store.STORED_LEVEL`` up are stored; smaller subtrees are hashed from
     their leaves when needed.
     """
 
