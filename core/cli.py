@@ -354,10 +354,12 @@ def plugins_group() -> None:
 @_friendly
 def plugins_list() -> None:
     """Print each plugin's manifest, source and health as JSON lines (installed but off ones too)."""
+    from core.plugins.schemas import PluginSchema
     from core.plugins.service import register_entries
 
+    # As GET /api/v1/plugins answers it: dumped by the same schema.
     for entry in register_entries(runtime(), plugin_gateway()):
-        _print(entry)
+        _print(PluginSchema().dump(entry))
 
 
 @plugins_group.command("purges")
@@ -366,10 +368,12 @@ def plugins_list() -> None:
 @_friendly
 def plugins_purges(pending: bool) -> None:
     """Print the purges asked of plugins as JSON lines, the unconfirmed first."""
+    from core.plugins.schemas import PurgeSchema
     from core.plugins.service import purge_entries
 
+    # As GET /api/v1/plugins/purges answers it: dumped by the same schema.
     for entry in purge_entries(runtime(), pending):
-        _print(entry)
+        _print(PurgeSchema().dump(entry))
 
 
 @plugins_group.command("dispatch")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from marshmallow import Schema, fields, post_dump
 
 from core.http.fields import Integer, Text
 
@@ -15,7 +17,7 @@ class StoredDataSchema(Schema):
 
 class HealthSchema(Schema):
     incidents_last_7_days = Integer()
-    last_incident_at = Text(allow_none=True)
+    last_incident_at = fields.DateTime(format="iso", allow_none=True)
     unconfirmed_purges = Integer()
 
 
@@ -32,6 +34,11 @@ class PluginSchema(Schema):
     purposes_brought = fields.List(Text())
     health = fields.Nested(HealthSchema)
 
+    @post_dump
+    def _only_what_is_known(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # A plugin installed but off is listed by name, state and source only.
+        return {key: value for key, value in data.items() if value is not None}
+
 
 class PurgesQuerySchema(Schema):
     pending = fields.Boolean(load_default=False, metadata={"description": "only the unconfirmed ones"})
@@ -44,9 +51,9 @@ class PurgeSchema(Schema):
     purpose = Text(allow_none=True)
     cause = Text(metadata={"description": "consent_withdrawn, consent_lapsed or subject_erased"})
     state = Text(metadata={"description": "pending or confirmed"})
-    requested_at = Text()
+    requested_at = fields.DateTime(format="iso")
     attempts = Integer()
-    next_attempt_at = Text(allow_none=True)
+    next_attempt_at = fields.DateTime(format="iso", allow_none=True)
     last_error = Text(allow_none=True, metadata={"description": "the kind of the last failure, never a message"})
-    confirmed_at = Text(allow_none=True)
+    confirmed_at = fields.DateTime(format="iso", allow_none=True)
     items = Integer(allow_none=True)
