@@ -5,6 +5,8 @@ Every function takes the caller's connection and neither commits nor opens a tra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
@@ -33,13 +35,29 @@ def load_default(conn: Connection) -> ImportReport:
     return import_esco(conn, resources.files("core.taxonomy") / "data", scheme=DEFAULT_SCHEME)
 
 
-def search(conn: Connection, kind: str, q: str | None, limit: int = 50) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Concept:
+    """An occupation or a skill: its code and its labels (None where the taxonomy has none)."""
+
+    code: str
+    label_fr: str | None
+    label_en: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SkillOfOccupation:
+    code: str
+    relation: str  # essential or optional
+    label_fr: str | None
+    label_en: str | None
+
+
+def search(conn: Connection, kind: str, q: str | None, limit: int = 50) -> list[Concept]:
     """Concepts of ``kind`` whose labels (preferred or alternative, any language) contain ``q``.
 
     Matching ignores case and accents; without ``q`` every concept of the kind is listed. Results
     are ordered by French label (accent-insensitive; concepts without one last, by English
     label), then code.
-    Returns ``[{"code", "label_fr", "label_en"}]``, a missing label being None.
     """
     kind = Kind(kind)
     if limit < 1:
@@ -56,7 +74,7 @@ def search(conn: Connection, kind: str, q: str | None, limit: int = 50) -> list[
             )
         )
     query = query.order_by(*_BY_LABEL).limit(limit)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [Concept(row.code, row.label_fr, row.label_en) for row in conn.execute(query)]
 
 
 def unknown_codes(conn: Connection, kind: str, codes: Iterable[str]) -> list[str]:
@@ -71,11 +89,9 @@ def unknown_codes(conn: Connection, kind: str, codes: Iterable[str]) -> list[str
     return [code for code in wanted if code not in known]
 
 
-def skills_of(conn: Connection, occupation_code: str) -> list[dict[str, Any]]:
-    """The skills of an occupation, essential first, then by French label and code.
-
-    Returns ``[{"code", "relation", "label_fr", "label_en"}]``; empty for an unknown occupation.
-    """
+def skills_of(conn: Connection, occupation_code: str) -> list[SkillOfOccupation]:
+    """The skills of an occupation, essential first, then by French label and code; none for an
+    unknown occupation."""
     occupation = taxonomy_concepts.alias("occupation")
     rel = taxonomy_relations
     query = (
@@ -85,7 +101,7 @@ def skills_of(conn: Connection, occupation_code: str) -> list[dict[str, Any]]:
         .where(occupation.c.code == occupation_code, occupation.c.kind == Kind.OCCUPATION.value)
         .order_by(rel.c.relation != Relation.ESSENTIAL.value, *_BY_LABEL)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [SkillOfOccupation(row.code, row.relation, row.label_fr, row.label_en) for row in conn.execute(query)]
 
 
 def _labelled(query: Select[Any]) -> Select[Any]:

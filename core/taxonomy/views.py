@@ -27,18 +27,18 @@ class ConceptSchema(Schema):
     label_en = fields.String(allow_none=True)
 
 
-def _search(kind: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+def _search(kind: str, query: dict[str, Any]) -> list[service.Concept]:
     with runtime().engine.connect() as conn:
         return service.search(conn, kind, query["q"], query["limit"])
 
 
 @api.operation("/occupations", summary="Chercher un métier / search occupations", tags=TAGS,
                query=TaxonomyQuerySchema, response=ConceptSchema(many=True))
-def occupations(actor: Actor, query: dict[str, Any]) -> list[dict[str, Any]]:
+def occupations(actor: Actor, query: dict[str, Any]) -> list[service.Concept]:
     return _search("occupation", query)
 
 
 @api.operation("/skills", summary="Chercher une compétence / search skills", tags=TAGS,
                query=TaxonomyQuerySchema, response=ConceptSchema(many=True))
-def skills(actor: Actor, query: dict[str, Any]) -> list[dict[str, Any]]:
+def skills(actor: Actor, query: dict[str, Any]) -> list[service.Concept]:
     return _search("skill", query)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from core.models import taxonomy_concepts, taxonomy_labels, taxonomy_relations
-from core.taxonomy.service import load_default, search, unknown_codes
+from core.taxonomy.service import Concept, load_default, search, unknown_codes
 
 DATA = resources.files("core.taxonomy") / "data"
 CODE = re.compile(r"(occ|skill)\.[a-z0-9-]+")
@@ -125,7 +125,7 @@ def test_search_finds_the_welder_by_its_french_name(engine: Engine) -> None:
     with engine.begin() as conn:
         load_default(conn)
         found = search(conn, "occupation", "soudeur")
-    assert {"code": "occ.welder", "label_fr": "soudeur/soudeuse", "label_en": "welder"} in found
+    assert Concept("occ.welder", "soudeur/soudeuse", "welder") in found
 
 
 def test_unknown_codes_names_the_codes_that_are_not_in_the_taxonomy(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from core.models import taxonomy_concepts, taxonomy_labels
 from core.taxonomy.esco import ImportReport, TaxonomyImportError, import_esco
-from core.taxonomy.service import search, skills_of
+from core.taxonomy.service import Concept, search, skills_of
 
 MakeFolder = Callable[..., Path]
 Snapshot = Callable[[Connection], Any]
@@ -34,7 +34,7 @@ def rel(occupation: str, skill: str, relation: str = "essential") -> dict[str, s
 
 
 def relations_of(conn: Connection, occupation: str) -> dict[str, str]:
-    return {r["code"]: r["relation"] for r in skills_of(conn, occupation)}
+    return {r.code: r.relation for r in skills_of(conn, occupation)}
 
 
 def labels(conn: Connection, code: str) -> dict[str, tuple[str, str]]:
@@ -214,7 +214,7 @@ def test_a_concept_without_a_label_in_one_language_keeps_its_other_labels(
     folder = make_folder({"occupations_en.csv": [WELDER], "occupations_fr.csv": [{**SOUDEUR, "preferredLabel": ""}]})
     with engine.begin() as conn:
         import_esco(conn, folder)
-        assert search(conn, "occupation", None) == [{"code": "occ.welder", "label_fr": None, "label_en": "welder"}]
+        assert search(conn, "occupation", None) == [Concept("occ.welder", None, "welder")]
 
 
 def test_a_folder_without_an_occupations_file_is_refused(engine: Engine, make_folder: MakeFolder) -> None:

@@ -80,9 +80,9 @@ def test_alternative_labels_from_multi_line_fields_are_searchable(engine: Engine
         import_esco(conn, esco_sample)
         # "faïencier" is the 7th line of a quoted multi-line altLabels field (LF file), "tile setter"
         # the 4th of one in a CRLF file; neither is a preferred label.
-        assert [r["code"] for r in search(conn, "occupation", "FAIENCIER")] == [TILE_FITTER]
-        assert TILE_FITTER in [r["code"] for r in search(conn, "occupation", "tile setter")]
-        assert [r["code"] for r in search(conn, "occupation", "carreleur chef d’équipe")] == [TILE_FITTER]
+        assert [r.code for r in search(conn, "occupation", "FAIENCIER")] == [TILE_FITTER]
+        assert TILE_FITTER in [r.code for r in search(conn, "occupation", "tile setter")]
+        assert [r.code for r in search(conn, "occupation", "carreleur chef d’équipe")] == [TILE_FITTER]
 
 
 def test_a_skill_with_an_empty_skill_type_is_imported_with_its_relations(engine: Engine, esco_sample: Path) -> None:
@@ -130,8 +130,8 @@ def test_reads_the_v1_2_relations_file_name_and_columns(
     assert report == ImportReport(
         occupations=1, skills=len(skills), relations=41, languages=("en",), skipped_relations=0
     )
-    assert {r["code"] for r in listed} == skill_codes
-    assert sum(r["relation"] == "essential" for r in listed) == 17
+    assert {r.code for r in listed} == skill_codes
+    assert sum(r.relation == "essential" for r in listed) == 17
 
 
 @pytest.mark.parametrize(

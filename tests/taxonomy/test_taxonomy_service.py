@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 
 from core.taxonomy.esco import import_esco
-from core.taxonomy.service import load_default, search, skills_of, unknown_codes
+from core.taxonomy.service import Concept, SkillOfOccupation, load_default, search, skills_of, unknown_codes
 from core.taxonomy.text import normalise
 
 
@@ -24,8 +24,8 @@ def conn(engine: Engine) -> Iterator[Connection]:
         transaction.rollback()
 
 
-def codes(rows: list[dict[str, Any]]) -> list[str]:
-    return [row["code"] for row in rows]
+def codes(rows: list[Any]) -> list[str]:
+    return [row.code for row in rows]
 
 
 def count_statements(conn: Connection) -> list[str]:
@@ -58,11 +58,7 @@ def test_search_matches_labels_whatever_the_case_accents_and_language(
 
 def test_search_returns_codes_and_both_labels(conn: Connection) -> None:
     assert search(conn, "skill", "forklift") == [
-        {
-            "code": "skill.forklift-operation",
-            "label_fr": "conduire un chariot élévateur",
-            "label_en": "operate a forklift",
-        }
+        Concept("skill.forklift-operation", "conduire un chariot élévateur", "operate a forklift")
     ]
 
 
@@ -80,8 +76,8 @@ def test_like_wildcards_in_the_query_are_matched_literally(conn: Connection, q: 
 def test_without_a_query_search_lists_the_kind_by_french_label_then_code(conn: Connection, q: str | None) -> None:
     everything = search(conn, "occupation", q, limit=1000)
 
-    assert len(everything) == len({row["code"] for row in everything}) >= 40
-    assert everything == sorted(everything, key=lambda row: (normalise(row["label_fr"]), row["code"]))
+    assert len(everything) == len({row.code for row in everything}) >= 40
+    assert everything == sorted(everything, key=lambda row: (normalise(row.label_fr), row.code))
     assert search(conn, "occupation", q, limit=5) == everything[:5]
 
 
@@ -99,7 +95,7 @@ def test_concepts_without_a_french_label_come_last_with_none_for_it(
     import_esco(conn, folder, scheme="test")
 
     listed = search(conn, "occupation", None, limit=1000)
-    assert listed[-1] == {"code": "occ.aaa", "label_fr": None, "label_en": "aaa"}
+    assert listed[-1] == Concept("occ.aaa", None, "aaa")
     assert search(conn, "occupation", "AAA") == [listed[-1]]
 
 
@@ -132,13 +128,12 @@ def test_unknown_codes_refuses_an_unknown_kind(conn: Connection) -> None:
 def test_skills_of_lists_essential_skills_first_with_labels(conn: Connection) -> None:
     skills = skills_of(conn, "occ.welder")
 
-    assert {"code": "skill.tig-welding", "relation": "essential", "label_fr": "souder à l’arc sous gaz inerte (TIG)",
-            "label_en": "weld with TIG"} in skills
-    relations = [row["relation"] for row in skills]
+    assert SkillOfOccupation("skill.tig-welding", "essential", "souder à l’arc sous gaz inerte (TIG)", "weld with TIG") in skills
+    relations = [row.relation for row in skills]
     assert relations == sorted(relations, key=lambda relation: relation != "essential")
     assert 4 <= relations.count("essential") < len(relations)
-    essential = [row for row in skills if row["relation"] == "essential"]
-    assert essential == sorted(essential, key=lambda row: (normalise(row["label_fr"]), row["code"]))
+    essential = [row for row in skills if row.relation == "essential"]
+    assert essential == sorted(essential, key=lambda row: (normalise(row.label_fr), row.code))
 
 
 @pytest.mark.parametrize("code", ["occ.astronaut", "skill.tig-welding"])
