@@ -13,8 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from flask.cli import ScriptInfo
 
 import core.cli
 from core.cli import AppLoader, cli as dossier_cli
+from tests.acceptance.test_server import wait_until_serving
 
 DOSSIER = Path(sys.executable).with_name("dossier")
 needs_script = pytest.mark.skipif(not DOSSIER.exists(), reason=f"the dossier script is not installed at {DOSSIER}")
@@ -248,16 +247,7 @@ def test_installed_serve_prints_the_address_it_then_serves_on(tmp_path: Path) ->
             assert ready, "serve printed nothing"
             line = server.stdout.readline()
             assert line == f"dossier: listening on http://127.0.0.1:{port} (1 worker)\n"
-            url = line.split(" on ", 1)[1].split(" ", 1)[0]
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2) as response:
-                        assert response.status == 200
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, f"nothing answers on {url}"
-                    time.sleep(0.2)
+            wait_until_serving(line.split(" on ", 1)[1].split(" ", 1)[0])
         finally:
             server.terminate()
             server.wait(20)

@@ -27,6 +27,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_serving(url: str, seconds: float = 30) -> None:
+    """Until ``url`` answers its OpenAPI document (a server just started)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/openapi.json", timeout=2) as response:
+                assert response.status == 200
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing answers on {url}"
+            time.sleep(0.2)
+
+
 @pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed next to this Python")
 def test_plain_gunicorn_with_the_config_module_runs_the_background_work(tmp_path: Path, database_url: str) -> None:
     instance = tmp_path / "served"
@@ -38,15 +51,7 @@ def test_plain_gunicorn_with_the_config_module_runs_the_background_work(tmp_path
                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     engine = make_engine(database_url)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2) as response:
-                    assert response.status == 200
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
+        wait_until_serving(f"http://127.0.0.1:{port}")
         subprocess.run([str(dossier), "users", "add", "somebody", "--role", "auditor"], env=env, check=True,
                        capture_output=True, cwd=tmp_path)
         token = subprocess.run([str(dossier), "token", "somebody"], env=env, check=True, capture_output=True,
