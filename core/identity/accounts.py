@@ -7,17 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from core.db import Prepared, single_read
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from core.identity.checks import ACCOUNT_OPEN, account_parameters
+from core.identity import store
 from core.identity.passwords import MIN_LENGTH, hash_password, verify_password
 from core.identity.roles import ACCOUNT_ROLES, Actor, Role
 from core.identity.tokens import InvalidToken
-from core.models import accounts, as_utc, employer_assignments, employers, new_id, seeker_assignments, subjects
+from core.models import as_utc, new_id
 from core.runtime import Runtime
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
@@ -46,7 +44,7 @@ def create_employer(rt: Runtime, name: str) -> dict[str, str]:
         raise InvalidInput("Le nom de l'employeur doit compter de 1 à 200 caractères.")
     with rt.transaction() as conn:
         employer_id = new_id()
-        conn.execute(insert(employers).values(id=employer_id, name=name, created_at=rt.clock()))
+        store.insert_employer(conn, employer_id, name, rt.clock())
     return {"id": employer_id, "name": name}
 
 
@@ -67,24 +65,15 @@ def create_account(
         raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
     password_hash = hash_password(password) if password is not None else None
     with rt.transaction() as conn:
-        if employer_id is not None and conn.execute(select(employers.c.id).where(employers.c.id == employer_id)).first() is None:
+        if employer_id is not None and not store.employer_exists(conn, employer_id):
             raise NotFound("Employeur inconnu.", field="employer")
-        if conn.execute(select(accounts.c.id).where(accounts.c.username == username)).first() is not None:
+        if store.username_taken(conn, username):
             raise Conflict("Ce nom d'utilisateur existe déjà.", field="username")
         subject_id = _create_subject(rt, conn) if role is Role.SEEKER else None
         account_id = new_id()
         try:
-            conn.execute(
-                insert(accounts).values(
-                    id=account_id,
-                    username=username,
-                    role=role.value,
-                    password_hash=password_hash,
-                    subject_id=subject_id,
-                    employer_id=employer_id,
-                    created_at=rt.clock(),
-                )
-            )
+            store.insert_account(conn, id=account_id, username=username, role=role.value, password_hash=password_hash,
+                                 subject_id=subject_id, employer_id=employer_id, created_at=rt.clock())
         except IntegrityError:
             raise Conflict("Ce nom d'utilisateur existe déjà.", field="username") from None
     return AccountInfo(account_id, username, role, subject_id, employer_id)
@@ -92,14 +81,13 @@ def create_account(
 
 def _create_subject(rt: Runtime, conn: Connection) -> str:
     subject_id = new_id()
-    key = rt.sealer.new_data_key(subject_id)
-    conn.execute(insert(subjects).values(id=subject_id, wrapped_dek=key.wrapped, kek_version=key.kek_version, created_at=rt.clock()))
+    store.insert_subject(conn, subject_id, rt.sealer.new_data_key(subject_id), rt.clock())
     return subject_id
 
 
 def account_by_username(rt: Runtime, username: str) -> AccountInfo:
     with rt.engine.connect() as conn:
-        row = conn.execute(select(accounts).where(accounts.c.username == username, accounts.c.disabled_at.is_(None))).first()
+        row = store.open_account_named(conn, username)
     if row is None:
         raise NotFound("Compte inconnu.", field="username")
     return AccountInfo(row.id, row.username, Role(row.role), row.subject_id, row.employer_id)
@@ -109,10 +97,7 @@ def set_password(rt: Runtime, username: str, password: str) -> None:
     if len(password) < MIN_LENGTH:
         raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
     with rt.transaction() as conn:
-        updated = conn.execute(
-            accounts.update().where(accounts.c.username == username).values(password_hash=hash_password(password))
-        )
-        if updated.rowcount != 1:
+        if store.set_password_hash(conn, username, hash_password(password)) != 1:
             raise NotFound("Compte inconnu.", field="username")
 
 
@@ -121,32 +106,16 @@ def assign_seeker(rt: Runtime, advisor: str, seeker: str) -> dict[str, str]:
     if seeker_info.role is not Role.SEEKER:
         raise InvalidInput("--seeker doit nommer un compte de chercheur d'emploi.", field="seeker")
     with rt.transaction() as conn:
-        exists = conn.execute(
-            select(seeker_assignments.c.advisor_id).where(
-                seeker_assignments.c.advisor_id == advisor_info.id, seeker_assignments.c.subject_id == seeker_info.subject_id
-            )
-        ).first()
-        if exists is None:
-            conn.execute(
-                insert(seeker_assignments).values(advisor_id=advisor_info.id, subject_id=seeker_info.subject_id, assigned_at=rt.clock())
-            )
+        store.assign_seeker(conn, advisor_info.id, seeker_info.subject_id or "", rt.clock())
     return {"advisor_id": advisor_info.id, "subject_id": seeker_info.subject_id or ""}
 
 
 def assign_employer(rt: Runtime, advisor: str, employer_id: str) -> dict[str, str]:
     advisor_info = _advisor(rt, advisor)
     with rt.transaction() as conn:
-        if conn.execute(select(employers.c.id).where(employers.c.id == employer_id)).first() is None:
+        if not store.employer_exists(conn, employer_id):
             raise NotFound("Employeur inconnu.", field="employer")
-        exists = conn.execute(
-            select(employer_assignments.c.advisor_id).where(
-                employer_assignments.c.advisor_id == advisor_info.id, employer_assignments.c.employer_id == employer_id
-            )
-        ).first()
-        if exists is None:
-            conn.execute(
-                insert(employer_assignments).values(advisor_id=advisor_info.id, employer_id=employer_id, assigned_at=rt.clock())
-            )
+        store.assign_employer(conn, advisor_info.id, employer_id, rt.clock())
     return {"advisor_id": advisor_info.id, "employer_id": employer_id}
 
 
@@ -180,26 +149,14 @@ def actor_for_token(rt: Runtime, token: str) -> Actor:
 
 def require_open_account(rt: Runtime, actor: Actor) -> None:
     """401 unless the actor's account still exists, is open, and has the role its token names."""
-    # One prepared statement, outside any transaction: every request runs it, so no BEGIN or
-    # ROLLBACK round trips and none of SQLAlchemy's per-statement work (docs/design.md).
-    with single_read(rt.engine) as conn:
-        rows = _ACCOUNT_OPEN.rows(conn, account_parameters(actor))
-    if not rows or not rows[0][0]:
+    if not store.account_is_open(rt.engine, actor):
         raise Unauthenticated()
-
-
-_ACCOUNT_OPEN = Prepared(select(ACCOUNT_OPEN))
 
 
 def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:
     """Check a local account's password; return an access token and its lifetime."""
     with rt.engine.connect() as conn:
-        row = conn.execute(
-            select(accounts.c.id, accounts.c.role, accounts.c.password_hash, accounts.c.subject_id, accounts.c.employer_id).where(
-                # A service client authenticates with client credentials, never here.
-                accounts.c.username == username, accounts.c.disabled_at.is_(None), accounts.c.role != Role.SERVICE.value
-            )
-        ).first()
+        row = store.person_signing_in(conn, username)
     if not verify_password(row.password_hash if row else None, password) or row is None:
         raise Unauthenticated("Nom d'utilisateur ou mot de passe incorrect.")
     ttl = rt.settings.TOKEN_TTL
@@ -235,23 +192,13 @@ def caseload(rt: Runtime, actor: Actor) -> Caseload:
     if actor.role is not Role.ADVISOR:
         raise Forbidden()
     with rt.engine.connect() as conn:
-        seekers = conn.execute(
-            select(seeker_assignments.c.subject_id, accounts.c.username, seeker_assignments.c.assigned_at)
-            .join(accounts, accounts.c.subject_id == seeker_assignments.c.subject_id)
-            .where(seeker_assignments.c.advisor_id == actor.account_id)
-            .order_by(seeker_assignments.c.assigned_at, accounts.c.username)
-        ).all()
-        assigned = conn.execute(
-            select(employer_assignments.c.employer_id, employers.c.name, employer_assignments.c.assigned_at)
-            .join(employers, employers.c.id == employer_assignments.c.employer_id)
-            .where(employer_assignments.c.advisor_id == actor.account_id)
-            .order_by(employer_assignments.c.assigned_at, employers.c.name)
-        ).all()
+        seekers = store.seekers_of(conn, actor.account_id)
+        assigned = store.employers_of(conn, actor.account_id)
     return Caseload([AssignedSeeker(r.subject_id, r.username, as_utc(r.assigned_at)) for r in seekers],
                     [AssignedEmployer(r.employer_id, r.name, as_utc(r.assigned_at)) for r in assigned])
 
 
 def account_info(rt: Runtime, account_id: str) -> AccountInfo:
     with rt.engine.connect() as conn:
-        row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one()
+        row = store.account_by_id(conn, account_id)
     return AccountInfo(row.id, row.username, Role(row.role), row.subject_id, row.employer_id)

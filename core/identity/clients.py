@@ -15,13 +15,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, InvalidInput, NotFound
+from core.identity import store
 from core.identity.passwords import hash_password, verify_password
 from core.identity.roles import Role
-from core.models import accounts, iso_utc, new_id
+from core.models import iso_utc, new_id
 from core.runtime import Runtime
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,149}\Z")
@@ -40,8 +40,8 @@ def create_client(rt: Runtime, name: str, scopes: list[str]) -> dict[str, Any]:
     scope = " ".join(sorted(set(scopes)))
     try:
         with rt.transaction() as conn:
-            conn.execute(insert(accounts).values(id=client_id, username=name, role=Role.SERVICE.value,
-                                                 password_hash=hash_password(secret), scopes=scope, created_at=rt.clock()))
+            store.insert_account(conn, id=client_id, username=name, role=Role.SERVICE.value, password_hash=hash_password(secret),
+                                 scopes=scope, created_at=rt.clock())
     except IntegrityError:
         raise Conflict("Ce nom est déjà pris / this name is taken.", field="name") from None
     return {"client_id": client_id, "name": name, "scopes": scope.split(), "client_secret": secret}
@@ -49,16 +49,15 @@ def create_client(rt: Runtime, name: str, scopes: list[str]) -> dict[str, Any]:
 
 def list_clients(rt: Runtime) -> list[dict[str, Any]]:
     with rt.engine.connect() as conn:
-        rows = conn.execute(select(accounts).where(accounts.c.role == Role.SERVICE.value).order_by(accounts.c.username)).all()
+        rows = store.service_clients(conn)
     return [{"client_id": r.id, "name": r.username, "scopes": (r.scopes or "").split(), "created_at": iso_utc(r.created_at),
              "disabled_at": iso_utc(r.disabled_at) if r.disabled_at else None} for r in rows]
 
 
 def disable_client(rt: Runtime, name: str) -> dict[str, Any]:
     with rt.transaction() as conn:
-        done = conn.execute(update(accounts).where(accounts.c.username == name, accounts.c.role == Role.SERVICE.value,
-                                                   accounts.c.disabled_at.is_(None)).values(disabled_at=rt.clock()))
-    if not done.rowcount:
+        done = store.disable_service_client(conn, name, rt.clock())
+    if not done:
         raise NotFound("Aucun client actif de ce nom / no active client of that name.")
     return {"name": name, "disabled": True}
 
@@ -76,8 +75,7 @@ def open_client(rt: Runtime, client_id: str) -> ClientCredentials | None:
     """The open service client ``client_id``, or None. An unknown client costs one argon2
     verification too (``check_secret`` with no hash), so that timing reveals nothing."""
     with rt.engine.connect() as conn:
-        row = conn.execute(select(accounts.c.id, accounts.c.password_hash, accounts.c.scopes).where(
-            accounts.c.id == client_id, accounts.c.role == Role.SERVICE.value, accounts.c.disabled_at.is_(None))).first()
+        row = store.open_service_client(conn, client_id)
     if row is None:
         verify_password(None, "")
         return None
