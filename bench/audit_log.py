@@ -3,8 +3,8 @@
     .venv/bin/python bench/audit_log.py [--entries 1000000] [--seconds 5] [--database sqlite|postgresql|both]
 
 Prints, in one run:
-- the baseline: an RFC 6962 root over the same number of leaves in plain Python (DESIGN.md
-  section 10 measured 1.8 s for 1,000,000 leaves on a 2-core machine);
+- the baseline: an RFC 6962 root over the same number of leaves in plain Python (docs/design.md
+  gives 1.8 s for 1,000,000 leaves measured on a 2-core machine);
 - appends per second, one entry per transaction as a request makes them;
 - how fast the sequencer integrates entries into the tree;
 - the time of `dossier audit verify` over the whole log, and its ratio to the baseline

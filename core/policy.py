@@ -32,6 +32,8 @@ class Action(StrEnum):
     ACTIVITY_RECORD = "dossier:activities:record"
     ACTIVITIES_READ = "dossier:activities:read"
     SUBJECT_LOOKUP = "dossier:subject:lookup"
+    # An advisor lists their caseload: which seekers are theirs (references and usernames).
+    CASELOAD_READ = "dossier:caseload:read"
     SUBJECT_ERASE = "dossier:subject:erase"
     CONSENTS_READ = "consent:consent:read"
     CONSENT_GRANT = "consent:consent:grant"
@@ -61,7 +63,7 @@ class Relation(StrEnum):
 
 READ_ACTIONS: frozenset[Action] = frozenset({
     Action.DOSSIER_READ, Action.DOSSIER_EXPORT, Action.ACTIVITIES_READ, Action.SUBJECT_LOOKUP,
-    Action.CONSENTS_READ, Action.RECEIPTS_READ, Action.ACCESS_LOG_READ,
+    Action.CONSENTS_READ, Action.RECEIPTS_READ, Action.ACCESS_LOG_READ, Action.CASELOAD_READ,
 })
 
 
@@ -157,6 +159,7 @@ RULES: tuple[Rule, ...] = (
     # what the message names; it reads nothing and addresses no seeker by id.
     Rule(Action.CHANNEL_CONTACT_RECORD, Relation.CHANNEL_CLIENT, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.SUBJECT_LOOKUP, ADVISOR, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
+    Rule(Action.CASELOAD_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENTS_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENT_RECORD_IN_PERSON, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     # ... and the job-search activity only while the seeker's activity consent is live.

@@ -253,3 +253,20 @@ class LookupSchema(StrictSchema):
 
 class LookupResultSchema(Schema):
     subject_ids = fields.List(Text())
+
+
+class AssignedSeekerSchema(Schema):
+    subject_id = Text()
+    username = Text()
+    assigned_at = fields.DateTime(format="iso")
+
+
+class AssignedEmployerSchema(Schema):
+    employer_id = Text()
+    name = Text()
+    assigned_at = fields.DateTime(format="iso")
+
+
+class CaseloadSchema(Schema):
+    seekers = fields.List(fields.Nested(AssignedSeekerSchema))
+    employers = fields.List(fields.Nested(AssignedEmployerSchema))

@@ -38,6 +38,7 @@ from core.dossier.records import (
     WithheldSection,
 )
 from core.errors import AccessRefused, Conflict, InvalidInput
+from core.identity import store as identity_store
 from core.identity.roles import Actor, Role
 from core.models import accounts, as_utc, blind_indexes, seeker_assignments, subjects
 from core.plugins import outbox, purges
@@ -101,6 +102,28 @@ class Validation:
     validated_by: str | None
     validated_at: datetime | None
     evidence: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedSeeker:
+    subject_id: str
+    username: str
+    assigned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AssignedEmployer:
+    employer_id: str
+    name: str
+    assigned_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Caseload:
+    """An advisor's caseload: the seekers and the employers assigned to them."""
+
+    seekers: list[AssignedSeeker]
+    employers: list[AssignedEmployer]
 
 
 EXPORT_FORMAT = "dossier-export/1"
@@ -279,6 +302,23 @@ def erase_subject(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id:
         )
     forget_old_versions(rt.engine)
     rt.sealer.forget_data_keys()
+
+
+def caseload(rt: Runtime, actor: Actor) -> Caseload:
+    """The caller's own caseload (advisors only): references and usernames, no dossier content.
+
+    Each seeker listed is a decision, recorded: the seeker reads in their access log that their
+    advisor listed them.
+    """
+    require_role(actor, Role.ADVISOR)
+    with rt.transaction() as conn:
+        listed = []
+        for row in identity_store.seekers_of(conn, actor.account_id):
+            authorize(conn, actor, Action.CASELOAD_READ, row.subject_id, (), now=rt.clock())
+            listed.append(AssignedSeeker(row.subject_id, row.username, as_utc(row.assigned_at)))
+        employers = [AssignedEmployer(r.employer_id, r.name, as_utc(r.assigned_at))
+                     for r in identity_store.employers_of(conn, actor.account_id)]
+    return Caseload(listed, employers)
 
 
 def lookup_subjects(rt: Runtime, actor: Actor, national_id: str | None, email: str | None) -> list[str]:

@@ -82,3 +82,9 @@ def lookup(actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
     return {"subject_ids": service.lookup_subjects(runtime(), actor, body["national_id"], body["email"])}
 
 
+@api.operation("/caseload", summary="Mon portefeuille: chercheurs et employeurs suivis / my caseload",
+               tags=("accounts",), response=schemas.CaseloadSchema(), errors=(403,))
+def my_caseload(actor: Actor) -> service.Caseload:
+    """Advisors: the seekers (subject ids, usernames) and employers assigned to the caller; no dossier content.
+    Each seeker listed is a decision, recorded: the seeker reads it in their access log."""
+    return service.caseload(runtime(), actor)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from core.errors import DossierError
 from core.http.api import ApiBlueprint, json_response
 from core.http.fields import Text
-from core.identity.accounts import AccountInfo, Caseload, account_info, caseload, sign_in
+from core.identity.accounts import AccountInfo, account_info, sign_in
 from core.identity.roles import Actor
 from core.runtime import runtime
 
@@ -101,30 +101,6 @@ def openapi() -> Any:
 @api.operation("/api/v1/me", summary="Le compte appelant / the calling account", tags=("accounts",), response=MeSchema())
 def me(actor: Actor) -> AccountInfo:
     return account_info(runtime(), actor.account_id)
-
-
-class AssignedSeekerSchema(Schema):
-    subject_id = fields.String()
-    username = fields.String()
-    assigned_at = fields.DateTime(format="iso")
-
-
-class AssignedEmployerSchema(Schema):
-    employer_id = fields.String()
-    name = fields.String()
-    assigned_at = fields.DateTime(format="iso")
-
-
-class CaseloadSchema(Schema):
-    seekers = fields.List(fields.Nested(AssignedSeekerSchema))
-    employers = fields.List(fields.Nested(AssignedEmployerSchema))
-
-
-@api.operation("/api/v1/caseload", summary="Mon portefeuille: chercheurs et employeurs suivis / my caseload",
-               tags=("accounts",), response=CaseloadSchema(), errors=(403,))
-def my_caseload(actor: Actor) -> Caseload:
-    """Advisors: the seekers (subject ids, usernames) and employers assigned to the caller; no dossier content."""
-    return caseload(runtime(), actor)
 
 
 @api.operation("/api/v1/auth/token", "POST", summary="Connexion d'un compte local / sign in with a local account",

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from core.identity import store
 from core.identity.passwords import MIN_LENGTH, hash_password, verify_password
 from core.identity.roles import ACCOUNT_ROLES, Actor, Role
 from core.identity.tokens import InvalidToken
-from core.models import as_utc, new_id
+from core.models import new_id
 from core.runtime import Runtime
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
@@ -163,39 +162,6 @@ def sign_in(rt: Runtime, username: str, password: str) -> tuple[str, int]:
     token = rt.tokens.issue(row.id, row.role, client_id="dossier-login", ttl=ttl, subject_id=row.subject_id,
                             employer_id=row.employer_id)
     return token, ttl
-
-
-@dataclass(frozen=True)
-class AssignedSeeker:
-    subject_id: str
-    username: str
-    assigned_at: datetime
-
-
-@dataclass(frozen=True)
-class AssignedEmployer:
-    employer_id: str
-    name: str
-    assigned_at: datetime
-
-
-@dataclass(frozen=True)
-class Caseload:
-    """An advisor's caseload: the seekers and the employers assigned to them."""
-
-    seekers: list[AssignedSeeker]
-    employers: list[AssignedEmployer]
-
-
-def caseload(rt: Runtime, actor: Actor) -> Caseload:
-    """The caller's own caseload (advisors only): references and usernames, no dossier content."""
-    if actor.role is not Role.ADVISOR:
-        raise Forbidden()
-    with rt.engine.connect() as conn:
-        seekers = store.seekers_of(conn, actor.account_id)
-        assigned = store.employers_of(conn, actor.account_id)
-    return Caseload([AssignedSeeker(r.subject_id, r.username, as_utc(r.assigned_at)) for r in seekers],
-                    [AssignedEmployer(r.employer_id, r.name, as_utc(r.assigned_at)) for r in assigned])
 
 
 def account_info(rt: Runtime, account_id: str) -> AccountInfo:

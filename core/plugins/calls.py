@@ -1,10 +1,11 @@
 """Calling one plugin's hook so that nothing it does can break the caller or another plugin.
 
-Each call runs on a daemon thread of its own and is waited for up to ``PLUGIN_TIMEOUT``. An
-exception becomes an outcome, not a failure of the caller; a call that overruns is left behind
-(Python cannot stop a thread), and until it returns that plugin gets no new call ("busy"), so a
-plugin that hangs holds one thread per caller that was waiting on it when it hung. Outcomes name the error's class, never its message
-(a message may quote personal data).
+Each call runs on a daemon thread of its own and is waited for up to its time limit
+(``PLUGIN_TIMEOUT``, or ``PLUGIN_START_TIMEOUT`` for a process start). An exception becomes an
+outcome, not a failure of the caller; a call that overruns is left behind (Python cannot stop a
+thread), and until it returns that plugin gets no new call ("busy"), so a plugin that hangs holds
+one thread per caller that was waiting on it when it hung. Outcomes name the error's class, never
+its message (a message may quote personal data).
 """
 
 from __future__ import annotations
@@ -55,28 +56,31 @@ class IsolatedCalls:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._overrunning: dict[str, threading.Thread] = {}
+        # Every call of each plugin that overran and still runs (two callers may both have waited on it).
+        self._overrunning: dict[str, list[threading.Thread]] = {}
         self._lock = threading.Lock()
 
     def busy(self, plugin: str) -> bool:
         """Whether a call of ``plugin`` that overran is still running (its next call is refused)."""
         with self._lock:
-            stuck = self._overrunning.get(plugin)
-            if stuck is not None and not stuck.is_alive():
-                del self._overrunning[plugin]
-                stuck = None
-        return stuck is not None
+            running = [thread for thread in self._overrunning.get(plugin, ()) if thread.is_alive()]
+            if running:
+                self._overrunning[plugin] = running
+            else:
+                self._overrunning.pop(plugin, None)
+        return bool(running)
 
     def call(self, plugin: str, hook: str, function: Callable[..., Any], *, finished: Callable[[], object] | None = None,
              timeout: float | None = None, **kwargs: Any) -> CallResult:
         """Run ``function(**kwargs)`` as ``plugin``'s call of ``hook``, waiting ``timeout`` seconds
-        (default: the plugins' timeout); ``finished`` runs on the call's thread once the plugin's
-        code has returned, even after a timeout."""
+        (default: the plugins' timeout) for the plugin's code; ``finished`` runs on the call's thread
+        once that code has returned, even after a timeout, and is not counted in the time limit."""
         if self.busy(plugin):
             if finished is not None:
                 _quietly(finished)
             return self._failed(plugin, hook, CallResult(Outcome.BUSY, error="previous call still running"))
         box: dict[str, Any] = {}
+        returned = threading.Event()
 
         def run() -> None:
             try:
@@ -84,6 +88,7 @@ class IsolatedCalls:
             except BaseException as exc:
                 box["error"] = exc
             finally:
+                returned.set()
                 if finished is not None:
                     _quietly(finished)
 
@@ -92,10 +97,9 @@ class IsolatedCalls:
         context = contextvars.Context()
         thread = threading.Thread(target=context.run, args=(run,), name=f"plugin:{plugin}:{hook}", daemon=True)
         thread.start()
-        thread.join(self.timeout if timeout is None else timeout)
-        if thread.is_alive():
+        if not returned.wait(self.timeout if timeout is None else timeout):
             with self._lock:
-                self._overrunning[plugin] = thread
+                self._overrunning.setdefault(plugin, []).append(thread)
             return self._failed(plugin, hook, CallResult(Outcome.TIMEOUT, error="timeout"))
         if "error" in box:
             return self._failed(plugin, hook, CallResult(Outcome.ERROR, error=error_kind(box["error"])))

@@ -1,8 +1,9 @@
 """What one hook call receives besides its arguments: its context and the plugin's stores.
 
-NOTE: a context holds nothing of the service. It names its call by a number; the service's side
-of the call (its stores' backend, the plugin, the purpose) is kept here, in ``_OPEN``, while the
-call runs, and dropped when it ends. So no attribute of what a plugin is handed leads to the
+NOTE: a context holds nothing of the service. It names its call by a random token of 128 bits (a
+number that cannot be guessed: knowing one call's token says nothing of another's); the service's
+side of the call (its stores' backend, the plugin, the purpose) is kept here, in ``_OPEN``, while
+the call runs, and dropped when it ends. So no attribute of what a plugin is handed leads to the
 runtime (the engine, keys, the token signer), and after the call nothing works (``Revoked``).
 In-process Python is no sandbox (docs/plugins.md, "The known limit"): this keeps the boundary
 explicit, it does not enforce it against code that sets out to cross it.
@@ -10,10 +11,9 @@ explicit, it does not enforce it against code that sets out to cross it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import threading
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,12 +50,10 @@ class _Call:
     record_contact: Callable[..., str | None] | None = None
 
 
-_OPEN: dict[int, _Call] = {}
-_numbers = itertools.count(1)
-_lock = threading.Lock()
+_OPEN: dict[str, _Call] = {}
 
 
-def _open(number: int) -> _Call:
+def _open(number: str) -> _Call:
     call = _OPEN.get(number)
     if call is None:
         raise Revoked("this context was for a call that has ended")
@@ -69,8 +67,7 @@ class CallContext:
 
     def __init__(self, backend: StoreBackend, plugin: Plugin, purpose: str | None, legal_basis: str,
                  record_contact: Callable[..., str | None] | None = None) -> None:
-        with _lock:
-            self._number = next(_numbers)
+        self._number = secrets.token_hex(16)
         _OPEN[self._number] = _Call(backend, plugin, purpose, legal_basis, record_contact)
         self._plugin, self._purpose, self._settings = plugin.name, purpose, plugin.settings
         self._store = PluginSubjectStore(self._number)
@@ -143,7 +140,7 @@ class PluginSubjectStore:
 
     __slots__ = ("_number",)
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: str) -> None:
         self._number = number
 
     def put(self, pseudonym: str, name: str, value: Any) -> None:
@@ -228,7 +225,7 @@ class PluginSharedStore:
 
     __slots__ = ("_number",)
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: str) -> None:
         self._number = number
 
     def put(self, name: str, key: str, value: Any) -> None:

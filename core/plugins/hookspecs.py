@@ -171,7 +171,7 @@ def dossier_subject_erased(pseudonym: str, context: PluginContext) -> Purged:  #
 
 @hookspec
 def dossier_process_started(context: PluginContext) -> None:
-    """The service started in this process (a web worker, a ``dossier worker``): the moment to build
+    """The service started in this process (a web worker of ``dossier serve``): the moment to build
     in-memory state from the plugin's store (``context.store.changes(name)`` gives every entry and
     the cursor to catch up from later).
 

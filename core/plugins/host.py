@@ -15,10 +15,9 @@ from typing import Any
 import pluggy
 
 from core.access import PurposeFacts
-from core.plugins import hookspecs, pseudonyms
+from core.plugins import pseudonyms
 from core.plugins.calls import CallResult, IsolatedCalls
 from core.plugins.registry import Plugin, Unloaded
-from plugins.api import PROJECT
 
 # A hook specification, by its function in core.plugins.hookspecs.
 Hook = Callable[..., Any]
@@ -37,13 +36,6 @@ class PluginHost:
         self.unloaded = tuple(unloaded)
         self._pseudonym_key = pseudonym_key
         self.calls = IsolatedCalls(timeout)
-
-    @classmethod
-    def empty(cls) -> PluginHost:
-        """A host without plugins."""
-        manager = pluggy.PluginManager(PROJECT)
-        manager.add_hookspecs(hookspecs)
-        return cls(manager, {}, (), b"", 1.0)
 
     def __bool__(self) -> bool:
         return bool(self.plugins)

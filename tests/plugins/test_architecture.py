@@ -63,8 +63,9 @@ VIOLATIONS = {
     "The HTTP layer does not import the audit package": ("core.http.problems", "audit.entries", "core.http.problems -> audit.entries"),
     "Identity imports neither the HTTP layer nor the dossier":
         ("core.identity.accounts", "core.dossier.store", "core.identity.accounts -> core.dossier.store"),
-    "The runtime knows no plugin, and the plugin host no runtime":
-        ("core.plugins.host", "core.plugins.gateway", "core.plugins.host -> core.plugins.gateway"),
+    "The runtime knows no plugin": ("core.runtime", "core.plugins.host", "core.runtime -> core.plugins.host"),
+    "The plugin host knows no runtime, and nothing that uses it":
+        ("core.plugins.host", "core.runtime", "core.plugins.host -> core.runtime"),
 }
 
 

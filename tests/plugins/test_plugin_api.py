@@ -12,7 +12,7 @@ import pytest
 from config.settings import ConfigError
 from core.plugins.gateway import plugin_gateway
 from core.runtime import runtime
-from plugins.api import PluginSetting, Purged, StoredData
+from plugins.api import PluginSetting, Purged, Revoked, StoredData
 from tests.plugins.conftest import make_plugin
 from tests.plugins.helpers import SKILLS, base, grant, trigger, withdraw
 
@@ -231,3 +231,15 @@ class TestPurgeWaitsForCallsInFlight:
 
         (purge,) = audit_entries(rt, action="plugin:data:purge", client="plugin:slow")
         assert purge["reason"] == "consent_withdrawn:1"
+
+
+def test_a_call_is_named_by_a_token_no_other_call_can_guess(client, feed) -> None:
+    gateway = plugin_gateway(client.application)
+    first, second = gateway.open_context("feed", INSIGHT), gateway.open_context("feed", INSIGHT)
+    tokens = {first._number, second._number}
+    assert len(tokens) == 2 and all(len(t) == 32 and int(t, 16) >= 0 for t in tokens)
+    forged = type(first.store)("0" * 32)  # a store built on a number of one's own reaches no call
+    with pytest.raises(Revoked):
+        forged.get("someone", "index")
+    first.end()
+    second.end()
