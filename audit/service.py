@@ -10,6 +10,7 @@ verified, so that restoring an older database (a rollback) is detected too.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -247,14 +248,22 @@ def verify(rt: Runtime, update_witness: bool = True) -> Report:
 
 
 def export(rt: Runtime, path: Path) -> int:
-    """Write the log and its checkpoints as JSON lines for the stand-alone verifier; return the size."""
-    sequence(rt)
-    with rt.engine.connect() as conn, path.open("w", encoding="utf-8") as fh:
-        size = store.tree_size(conn)
-        count = conn.execute(select(func.count()).select_from(audit_leaves)).scalar_one()
+    """Write the log and its checkpoints as JSON lines for the stand-alone verifier; return the size.
+
+    A checkpoint over everything integrated is signed first, so that the stand-alone verifier, which
+    fails closed, finds the whole export covered. The file is written with mode 0600: it names who
+    accessed whose data.
+    """
+    size = checkpoint_now(rt).tree_size
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with rt.engine.connect() as conn, os.fdopen(fd, "w", encoding="utf-8") as fh:
+        count = conn.execute(select(func.count()).select_from(audit_leaves).where(audit_leaves.c.leaf_index < size)).scalar_one()
         fh.write(json.dumps({"format": EXPORT_FORMAT, "tree_size": size, "exported_at": iso_utc(rt.clock()),
                              "leaves_present": count}) + "\n")
         for index, canonical, recorded in store.leaves(conn):
+            if index >= size:
+                continue  # integrated after the checkpoint above: the next export has them
             fh.write(json.dumps({"leaf_index": index, "leaf_hash": recorded.hex() if recorded else None,
                                  "entry": canonical.decode("utf-8")}, ensure_ascii=False) + "\n")
         for token in conn.execute(select(audit_checkpoints.c.jws).order_by(audit_checkpoints.c.tree_size)).scalars():

@@ -133,6 +133,9 @@ def verify_checkpoint(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     keys = [k for k in jwks.get("keys", []) if k.get("kid") == header.get("kid") and k.get("kty") == "OKP" and k.get("crv") == "Ed25519"]
     if not keys:
         raise ValueError("no public key with the checkpoint's kid")
+    if keys[0].get("dossier_use") != "checkpoint":
+        # A key is accepted only for what it is published for: a token key signs no checkpoint.
+        raise ValueError("the checkpoint's key is not published for checkpoints")
     public = Ed25519PublicKey.from_public_bytes(_b64url(keys[0]["x"]))
     try:
         public.verify(_b64url(signature_b64), f"{header_b64}.{payload_b64}".encode("ascii"))
@@ -172,6 +175,9 @@ def verify_log(
 
     Every checkpoint (and every ``trusted`` one the auditor kept) must verify and match the root
     recomputed at its size; the recorded leaf hashes, when given, name the first altered entry.
+
+    NOTE: verification fails closed: a log whose last entries no verified signed checkpoint covers
+    fails, since anyone with the database could have appended or rewritten them.
     """
     report = Report()
     wanted: dict[int, list[tuple[str, dict[str, Any]]]] = {}
@@ -203,6 +209,10 @@ def verify_log(
         larger = max(wanted)
         return report.fail(f"a checkpoint covers {larger} entries but the log has only {tree.size}: "
                            "entries were removed or the log was rolled back", tree.size)
+    covered = max(report.roots, default=0)
+    if covered < tree.size:
+        return report.fail(f"no verified signed checkpoint covers the entries from leaf {covered} on: they could have been "
+                           "appended or rewritten by anyone with the database", covered)
     return report
 
 
