@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, validate, validates
 
 from core.dossier.records import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
-from core.http.fields import Integer, Pattern, Text
+from core.http.fields import Integer, Pattern, Text, without_nulls
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
 # Belgian driving-licence categories.
@@ -132,10 +132,6 @@ class ValidationRequestSchema(StrictSchema):
     evidence = Text(required=True, validate=validate.Length(1, 1000))
 
 
-def _without_nulls(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if value is not None}
-
-
 class ProvenanceSchema(Schema):
     """A declared field has no ``validated_*`` nor ``evidence`` member."""
 
@@ -148,7 +144,7 @@ class ProvenanceSchema(Schema):
 
     @post_dump
     def _absent_when_not_validated(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return _without_nulls(data)
+        return without_nulls(data)
 
 
 class ValidationSchema(ProvenanceSchema):
@@ -191,7 +187,7 @@ class ProfileSchema(ProfilePatchSchema):
 
     @post_dump
     def _absent_when_empty(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return _without_nulls(data)
+        return without_nulls(data)
 
 
 class _SectionsSchema(Schema):
@@ -204,7 +200,7 @@ class _SectionsSchema(Schema):
 
     @post_dump
     def _absent_when_withheld(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {key: value for key, value in data.items() if value is not None or key not in _SECTIONS}
+        return without_nulls(data, _SECTIONS)
 
 
 _SECTIONS = ("identity", "profile", "contacts", "activities")

@@ -55,6 +55,12 @@ class Hex(fields.String):
         return None if value is None else bytes(value).hex()
 
 
+def without_nulls(data: dict[str, Any], among: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``data`` without its null members (only those named in ``among``, when given): for schemas
+    whose fields are absent, rather than null, when they do not apply."""
+    return {key: value for key, value in data.items() if value is not None or (among is not None and key not in among)}
+
+
 class Integer(fields.Integer):
     """An integer that refuses 25.7 rather than truncating it to 25."""
 

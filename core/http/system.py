@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from core.errors import DossierError
 from core.http.api import ApiBlueprint, json_response
-from core.http.fields import Text
+from core.http.fields import Text, without_nulls
 from core.identity.accounts import AccountInfo, account_info, sign_in
 from core.identity.roles import Actor
 from core.runtime import runtime
@@ -37,7 +37,7 @@ class MeSchema(Schema):
 
     @post_dump
     def _absent_when_unlinked(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {key: value for key, value in data.items() if value is not None or key not in ("subject_id", "employer_id")}
+        return without_nulls(data, ("subject_id", "employer_id"))
 
 
 class LoginSchema(Schema):

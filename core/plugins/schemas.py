@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_dump
 
-from core.http.fields import Integer, Text
+from core.http.fields import Integer, Text, without_nulls
 
 
 class StoredDataSchema(Schema):
@@ -37,7 +37,7 @@ class PluginSchema(Schema):
     @post_dump
     def _only_what_is_known(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         # A plugin installed but off is listed by name, state and source only.
-        return {key: value for key, value in data.items() if value is not None}
+        return without_nulls(data)
 
 
 class PurgesQuerySchema(Schema):
