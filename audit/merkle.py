@@ -15,6 +15,9 @@ Hash = bytes
 SubtreeReader = Callable[[int, int], Hash]
 
 
+EMPTY_ROOT: Hash = hashlib.sha256(b"").digest()
+
+
 def leaf_hash(entry: bytes) -> Hash:
     return hashlib.sha256(b"\x00" + entry).digest()
 
@@ -47,7 +50,7 @@ def range_hash(subtree: SubtreeReader, start: int, end: int) -> Hash:
 
 def root_hash(subtree: SubtreeReader, size: int) -> Hash:
     if size == 0:
-        return hashlib.sha256(b"").digest()
+        return EMPTY_ROOT
     return range_hash(subtree, 0, size)
 
 
@@ -122,11 +125,24 @@ class Frontier:
 
     def root(self) -> Hash:
         if not self.roots:
-            return hashlib.sha256(b"").digest()
+            return EMPTY_ROOT
         result = self.roots[-1]
         for left in reversed(self.roots[:-1]):
             result = node_hash(left, result)
         return result
+
+
+def positions_read(read: Callable[[SubtreeReader], object]) -> set[tuple[int, int]]:
+    """The (level, index) of every complete subtree ``read`` asks for: a proof's shape depends only
+    on the indices and sizes, so the subtrees can be fetched together before it is built."""
+    asked: set[tuple[int, int]] = set()
+
+    def record(level: int, index: int) -> Hash:
+        asked.add((level, index))
+        return EMPTY_ROOT
+
+    read(record)
+    return asked
 
 
 def frontier_positions(size: int) -> list[tuple[int, int]]:

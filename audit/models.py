@@ -4,7 +4,12 @@
 plain insert, no shared row to lock, so audited requests do not queue behind each other.
 The sequencer moves committed entries, in order and without gaps, into ``audit_leaves`` (the
 Merkle tree's leaves, numbered 0, 1, 2, ...), stores the hash of every complete subtree of 16
-leaves or more in ``audit_nodes`` so that proofs read O(log n) rows, and signs checkpoints.
+leaves or more in ``audit_nodes`` so that proofs read O(log n) rows, keeps each subject's chain
+(``audit_subject_chains``), and signs a checkpoint over what it added.
+
+NOTE: nothing here is trusted for what it says. A checkpoint's size and root are read from its
+signed payload; the columns of ``audit_leaves`` that repeat fields of the hashed bytes, the stored
+nodes and the chains are checked against the leaves by verification (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -24,17 +29,14 @@ class AuditQueued(Base):
     __tablename__ = "audit_queue"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     canonical: Mapped[bytes] = mapped_column(LargeBinary)
-    subject_ref: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
-    actor_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
-    decision: Mapped[str] = mapped_column(String(10))
-    at: Mapped[datetime] = mapped_column()
 
 
 class AuditLeaf(Base):
     """An entry in the tree. ``canonical`` is exactly the bytes that were hashed.
 
-    The other columns repeat fields of ``canonical`` for filtering; what the API returns is read
-    from ``canonical``, which verification covers.
+    The other columns repeat fields of ``canonical`` for filtering. The sequencer derives them from
+    ``canonical``, verification checks them against it, and what the API returns is read from
+    ``canonical``.
     """
 
     __tablename__ = "audit_leaves"
@@ -74,15 +76,35 @@ class AuditTree(Base):
     size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
+class AuditSubjectChain(Base):
+    """Where each subject's chain stands: how many entries are about them, and the last one's index."""
+
+    __tablename__ = "audit_subject_chains"
+    subject_ref: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    entries: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    last_index: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+
+
 class AuditCheckpoint(Base):
-    """A signed statement of the tree's size and root at a time. Checkpoints are kept."""
+    """A signed statement of the tree's size and root at a time, as a JWS and as a C2SP signed note.
+
+    ``tree_size`` only orders the rows: what a checkpoint says is read from its signed payload.
+    """
 
     __tablename__ = "audit_checkpoints"
     tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
-    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    timestamp: Mapped[datetime] = mapped_column()
     jws: Mapped[str] = mapped_column(Text)
-    kid: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditCosignature(Base):
+    """A witness's cosignature of a checkpoint (C2SP tlog-cosignature): the note's signature line."""
+
+    __tablename__ = "audit_cosignatures"
+    tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column()
 
 
 audit_queue = cast(Table, AuditQueued.__table__)
@@ -90,3 +112,5 @@ audit_leaves = cast(Table, AuditLeaf.__table__)
 audit_nodes = cast(Table, AuditNode.__table__)
 audit_tree = cast(Table, AuditTree.__table__)
 audit_checkpoints = cast(Table, AuditCheckpoint.__table__)
+audit_subject_chains = cast(Table, AuditSubjectChain.__table__)
+audit_cosignatures = cast(Table, AuditCosignature.__table__)

@@ -34,6 +34,7 @@ class CheckpointSchema(Schema):
     root_hash = Hex()
     timestamp = fields.DateTime(format="iso")
     jws = Text(metadata={"description": "compact JWS of {tree_size, root_hash, timestamp}; key in the JWKS"})
+    note = Text(allow_none=True, metadata={"description": "the same checkpoint as a C2SP signed note (tlog-checkpoint), with cosignatures"})
 
 
 class ActorSchema(Schema):
@@ -85,3 +86,13 @@ class AccessLogItemSchema(Schema):
     decision = Text()
     reason = Text()
     leaf_index = Integer()
+    leaf = Text(metadata={"description": "the entry's exact bytes, hashed into the tree as SHA-256(0x00 || leaf)"})
+    inclusion = fields.List(Hex(), metadata={"description": "RFC 9162 inclusion path of the leaf in the checkpoint's tree"})
+
+
+class AccessLogSchema(Schema):
+    format = Text(metadata={"description": "dossier-access-log/1"})
+    subject = Text()
+    request_id = Text(allow_none=True, metadata={"description": "the request whose own entry the list must contain"})
+    entries = fields.List(fields.Nested(AccessLogItemSchema))
+    checkpoint = fields.Nested(CheckpointSchema)

@@ -2,9 +2,14 @@
 
 ``append`` runs inside the transaction of the access it records: one insert into the queue, so
 the entry exists exactly when the access does (invariant 2). ``integrate`` takes the committed
-entries in order, numbers them from the tree's size on without gaps, stores their leaves and the
-hash of every complete subtree of 16 leaves or more, and signs a checkpoint when enough entries or time have passed. Only
-``integrate`` locks the tree's row, so audited requests never wait on each other.
+entries in order, numbers them from the tree's size on without gaps, gives each entry about a
+subject its place in the subject's chain, stores the leaves and the hash of every complete subtree
+of 16 leaves or more, and signs a checkpoint over what it added. Only ``integrate`` locks the
+tree's row, so audited requests never wait on each other.
+
+NOTE: ``integrate`` signs only what it integrated itself, on top of a tree it first found equal to
+the latest signed checkpoint: a leaf slipped into the tables, a changed size or a stored node that
+no longer matches stops sequencing (``TreeTampered``) instead of being signed.
 """
 
 from __future__ import annotations
@@ -15,44 +20,51 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc import jws
-from sqlalchemy import BigInteger, LargeBinary, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from audit.entries import Entry
-from audit.merkle import Frontier, SubtreeReader, complete_subtree_hash, frontier_positions, leaf_hash, root_hash
-from audit.models import audit_checkpoints, audit_leaves, audit_nodes, audit_queue, audit_tree
-from core.db import Prepared
+from audit import note
+from audit.entries import Chain, Entry, leaf_bytes, parse
+from audit.merkle import Frontier, SubtreeReader, complete_subtree_hash, frontier_positions, inclusion_path, leaf_hash, positions_read
+from audit.models import audit_checkpoints, audit_leaves, audit_nodes, audit_queue, audit_subject_chains, audit_tree
+from audit.verifier import verify_checkpoint
+from core.db import Prepared, upsert
 from core.identity.signing import SIGNING_ALGORITHM, KeyUse, SigningKeys
-from core.models import as_utc, iso_utc
+from core.models import iso_utc
 
 CHECKPOINT_TYPE = "audit-checkpoint+jws"
+DEFAULT_ORIGIN = "dossier.example/audit"
+
+
+class TreeTampered(Exception):
+    """The stored tree does not match the latest signed checkpoint: nothing more is signed over it."""
 
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A checkpoint as its signature states it (never as the table's columns say)."""
+
     tree_size: int
     root_hash: bytes
     timestamp: datetime
     jws: str
+    note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"tree_size": self.tree_size, "root_hash": self.root_hash.hex(), "timestamp": iso_utc(self.timestamp), "jws": self.jws}
 
 
-_APPEND = Prepared(insert(audit_queue).values(
-    canonical=bindparam("canonical"), subject_ref=bindparam("subject_ref"), actor_id=bindparam("actor_id"),
-    decision=bindparam("decision"), at=bindparam("at"),
-))
+_APPEND = Prepared(insert(audit_queue).values(canonical=bindparam("canonical")))
 
 
 def append(conn: Connection, entry: Entry) -> None:
     """Record ``entry`` in the caller's transaction (every request does: a prepared statement)."""
-    _APPEND.run(conn, {"canonical": entry.canonical(), "subject_ref": entry.subject_ref, "actor_id": entry.actor_id,
-                       "decision": entry.decision, "at": entry.at})
+    _APPEND.run(conn, {"canonical": entry.canonical()})
 
 
 def tree_size(conn: Connection, lock: bool = False) -> int:
@@ -96,17 +108,48 @@ def subtree_reader(conn: Connection) -> SubtreeReader:
     return read
 
 
+def inclusion_paths(conn: Connection, indices: list[int], size: int) -> dict[int, list[bytes]]:
+    """The inclusion path of each leaf in the tree of ``size`` leaves, the subtrees they need read
+    together (a seeker's thousand entries need some ten thousand, in a few statements, not one each)."""
+    needed = positions_read(lambda reader: [inclusion_path(reader, index, size) for index in indices])
+    hashes: dict[tuple[int, int], bytes] = {}
+    stored = sorted(p for p in needed if p[0] >= STORED_LEVEL)
+    for chunk in _chunks(stored):
+        rows = conn.execute(select(audit_nodes.c.level, audit_nodes.c.index, audit_nodes.c.hash)
+                            .where(tuple_(audit_nodes.c.level, audit_nodes.c.index).in_(chunk))).all()
+        hashes.update({(level, index): bytes(h) for level, index, h in rows})
+    small = [p for p in needed if p[0] < STORED_LEVEL]
+    wanted = sorted({leaf for level, index in small for leaf in range(index << level, (index + 1) << level)})
+    leaf_hashes: dict[int, bytes] = {}
+    for chunk in _chunks(wanted):
+        found = conn.execute(select(audit_leaves.c.leaf_index, audit_leaves.c.leaf_hash).where(audit_leaves.c.leaf_index.in_(chunk)))
+        leaf_hashes.update({index: bytes(h) for index, h in found})
+    for level, index in small:
+        span = range(index << level, (index + 1) << level)
+        if all(leaf in leaf_hashes for leaf in span):
+            hashes[(level, index)] = complete_subtree_hash([leaf_hashes[leaf] for leaf in span])
+    fallback = subtree_reader(conn)
+
+    def read(level: int, index: int) -> bytes:
+        found = hashes.get((level, index))
+        return found if found is not None else fallback(level, index)
+
+    return {index: inclusion_path(read, index, size) for index in indices}
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 @functools.cache
 def _queued(batch: int) -> Prepared:
     return Prepared(select(audit_queue.c.id, audit_queue.c.canonical).order_by(audit_queue.c.id).limit(batch))
 
 
-# A queued entry becomes a leaf inside the database: only its id, number and hash cross to Python.
-_TO_LEAF = Prepared(insert(audit_leaves).from_select(
-    ["leaf_index", "leaf_hash", "canonical", "subject_ref", "actor_id", "decision", "at"],
-    select(bindparam("leaf_index", type_=BigInteger), bindparam("leaf_hash", type_=LargeBinary), audit_queue.c.canonical,
-           audit_queue.c.subject_ref, audit_queue.c.actor_id, audit_queue.c.decision, audit_queue.c.at)
-    .where(audit_queue.c.id == bindparam("id")),
+_STORE_LEAF = Prepared(insert(audit_leaves).values(
+    leaf_index=bindparam("leaf_index"), leaf_hash=bindparam("leaf_hash"), canonical=bindparam("canonical"),
+    subject_ref=bindparam("subject_ref"), actor_id=bindparam("actor_id"), decision=bindparam("decision"), at=bindparam("at"),
 ))
 _STORE_NODE = Prepared(insert(audit_nodes).values(level=bindparam("level"), index=bindparam("index"), hash=bindparam("hash")))
 # One id at a time, never a range: on PostgreSQL an entry with a smaller id may commit after
@@ -114,52 +157,171 @@ _STORE_NODE = Prepared(insert(audit_nodes).values(level=bindparam("level"), inde
 _DEQUEUE = Prepared(delete(audit_queue).where(audit_queue.c.id == bindparam("id")))
 
 
-def integrate(conn: Connection, keys: SigningKeys, now: datetime, *, batch: int = 5000,
-              checkpoint_every: int = 1000, checkpoint_after: timedelta = timedelta(seconds=60)) -> int:
-    """Move committed queued entries into the tree, in order; return how many were added.
+def integrate(conn: Connection, keys: SigningKeys, now: datetime, *, origin: str = DEFAULT_ORIGIN, batch: int = 5000) -> int:
+    """Move committed queued entries into the tree, in order, and sign the tree they make; return
+    how many were added. Raises ``TreeTampered`` when the stored tree is not the signed one.
 
     The caller's transaction must be a write transaction (it locks the tree's row).
     """
     size = tree_size(conn, lock=True)
     rows = _queued(batch).rows(conn, {})
-    if rows:
-        read = subtree_reader(conn)
+    if not rows:
+        return 0
+    read = subtree_reader(conn)
+    try:
         frontier = Frontier(size, [read(level, index) for level, index in frontier_positions(size)])
-        leaves, nodes = [], []
-        for queued_id, canonical in rows:
-            digest = leaf_hash(canonical)
-            leaves.append({"id": queued_id, "leaf_index": frontier.size, "leaf_hash": digest})
-            nodes += [{"level": level, "index": index, "hash": h}
-                      for level, index, h in frontier.append(digest) if level >= STORED_LEVEL]
-        _TO_LEAF.run_many(conn, leaves)
-        if nodes:
-            _STORE_NODE.run_many(conn, nodes)
-        _DEQUEUE.run_many(conn, leaves)
-        conn.execute(update(audit_tree).where(audit_tree.c.id == 1).values(size=frontier.size))
-        size = frontier.size
-    latest = latest_checkpoint(conn)
-    grown = size - (latest.tree_size if latest else 0)
-    if grown > 0 and (grown >= checkpoint_every or latest is None or as_utc(latest.timestamp) + checkpoint_after <= now):
-        sign_checkpoint(conn, keys, size, now)
+    except LookupError as exc:
+        raise TreeTampered(f"the stored tree of {size} entries is incomplete: {exc}") from None
+    _check_signed(latest_checkpoint(conn, keys), frontier)
+    documents = [parse(canonical) for _, canonical in rows]
+    chains = _chains(conn, {d["subject"] for d in documents if d.get("subject")})
+    leaves, nodes, dequeued = [], [], []
+    for (queued_id, _), document in zip(rows, documents, strict=True):
+        index, subject = frontier.size, document.get("subject")
+        chain = None
+        if subject:
+            count, last = chains.get(subject, (0, None))
+            chain = Chain(count, last)
+            chains[subject] = (count + 1, index)
+        canonical = leaf_bytes(document, chain)
+        digest = leaf_hash(canonical)
+        leaves.append({"leaf_index": index, "leaf_hash": digest, "canonical": canonical, "subject_ref": subject,
+                       "actor_id": document["actor"]["id"], "decision": document["decision"], "at": datetime.fromisoformat(document["at"])})
+        nodes += [{"level": level, "index": i, "hash": h} for level, i, h in frontier.append(digest) if level >= STORED_LEVEL]
+        dequeued.append({"id": queued_id})
+    _STORE_LEAF.run_many(conn, leaves)
+    if nodes:
+        _STORE_NODE.run_many(conn, nodes)
+    _DEQUEUE.run_many(conn, dequeued)
+    moved = [{"subject_ref": subject, "entries": chains[subject][0], "last_index": chains[subject][1]}
+             for subject in dict.fromkeys(leaf["subject_ref"] for leaf in leaves if leaf["subject_ref"])]
+    if moved:
+        upsert(conn, audit_subject_chains, moved, keys=["subject_ref"], changes=["entries", "last_index"])
+    conn.execute(update(audit_tree).where(audit_tree.c.id == 1).values(size=frontier.size))
+    sign_checkpoint(conn, keys, frontier.size, frontier.root(), now, origin)
     return len(rows)
 
 
-def sign_checkpoint(conn: Connection, keys: SigningKeys, size: int, now: datetime) -> Checkpoint:
-    """Sign and keep a checkpoint of the tree at ``size`` leaves."""
-    root = root_hash(subtree_reader(conn), size)
+def _check_signed(latest: Checkpoint | None, frontier: Frontier) -> None:
+    """The tree about to grow must be the one the latest checkpoint signed (every pass signs what it adds)."""
+    if latest is None:
+        if frontier.size:
+            raise TreeTampered(f"the tree holds {frontier.size} entries but no checkpoint signs them")
+        return
+    if latest.tree_size != frontier.size:
+        raise TreeTampered(f"the tree says it holds {frontier.size} entries but the latest checkpoint signs {latest.tree_size}")
+    if latest.root_hash != frontier.root():
+        raise TreeTampered(f"the stored tree of {frontier.size} entries does not hash to the signed root")
+
+
+def _chains(conn: Connection, subjects: set[str]) -> dict[str, tuple[int, int | None]]:
+    if not subjects:
+        return {}
+    rows = conn.execute(select(audit_subject_chains.c.subject_ref, audit_subject_chains.c.entries, audit_subject_chains.c.last_index)
+                        .where(audit_subject_chains.c.subject_ref.in_(subjects))).all()
+    return {subject: (count, last) for subject, count, last in rows}
+
+
+def sign_checkpoint(conn: Connection, keys: SigningKeys, size: int, root: bytes, now: datetime, origin: str = DEFAULT_ORIGIN) -> Checkpoint:
+    """Sign and keep a checkpoint of the tree at ``size`` leaves whose root the caller computed: as a
+    JWS, and as a C2SP signed note under the log's origin, with the same key, for witnesses."""
     key = keys.key(KeyUse.CHECKPOINT)
     payload = {"tree_size": size, "root_hash": root.hex(), "timestamp": iso_utc(now)}
     token = jws.serialize_compact(
         {"alg": SIGNING_ALGORITHM, "kid": key.kid, "typ": CHECKPOINT_TYPE},
         json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(), key, algorithms=[SIGNING_ALGORITHM],
     )
-    conn.execute(insert(audit_checkpoints).values(tree_size=size, root_hash=root, timestamp=now, jws=token, kid=key.kid or ""))
-    return Checkpoint(size, root, now, token)
+    private = key.private_key
+    if not isinstance(private, Ed25519PrivateKey):
+        raise TypeError("the checkpoint key is not an Ed25519 private key")
+    signed_note = note.sign_note(note.checkpoint_body(origin, size, root), origin, private)
+    conn.execute(insert(audit_checkpoints).values(tree_size=size, jws=token, note=signed_note))
+    return Checkpoint(size, root, now, token, signed_note)
 
 
-def latest_checkpoint(conn: Connection) -> Checkpoint | None:
-    row = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.tree_size.desc()).limit(1)).first()
-    return Checkpoint(row.tree_size, row.root_hash, row.timestamp, row.jws) if row else None
+def checkpoint_of(token: str, note: str | None, jwks: dict[str, Any]) -> Checkpoint:
+    """What a kept checkpoint signs; ``ValueError`` when its signature does not verify."""
+    payload = verify_checkpoint(token, jwks)
+    return Checkpoint(payload["tree_size"], bytes.fromhex(payload["root_hash"]), datetime.fromisoformat(payload["timestamp"]), token, note)
+
+
+def latest_checkpoint(conn: Connection, keys: SigningKeys) -> Checkpoint | None:
+    """The latest kept checkpoint, read from its verified signature; ``TreeTampered`` if it does not verify."""
+    row = conn.execute(select(audit_checkpoints.c.tree_size, audit_checkpoints.c.jws, audit_checkpoints.c.note)
+                       .order_by(audit_checkpoints.c.tree_size.desc()).limit(1)).first()
+    if row is None:
+        return None
+    try:
+        found = checkpoint_of(row.jws, row.note, keys.jwks())
+    except ValueError as exc:
+        raise TreeTampered(f"the latest kept checkpoint does not verify: {exc}") from None
+    if found.tree_size != row.tree_size:
+        raise TreeTampered(f"a kept checkpoint's row says {row.tree_size} entries but its signature says {found.tree_size}")
+    return found
+
+
+# -- what verification checks besides the hashes -------------------------------------------
+
+# The leaf's columns against its hashed bytes, and its place in its subject's chain against the
+# leaves before it: one statement, run by the database beside the hashing (docs/audit.md). The
+# bytes are canonical JSON, where every unescaped quote is structural, so a match of
+# '"subject":"<ref>"' can only be the subject member. Leaves of format 1 predate the chain and the
+# fixed time format: only their subject, actor and decision are compared.
+_INCONSISTENT_LEAF = {
+    "sqlite": """
+SELECT min(leaf_index) FROM (
+  SELECT leaf_index, CAST(canonical AS TEXT) AS j, subject_ref, actor_id, decision, replace(at, ' ', 'T') AS at,
+         lag(leaf_index) OVER w AS prev, row_number() OVER w - 1 AS n
+  FROM audit_leaves WINDOW w AS (PARTITION BY subject_ref ORDER BY leaf_index)
+) WHERE instr(j, '"subject":' || coalesce('"' || subject_ref || '"', 'null')) = 0
+     OR instr(j, '"id":' || coalesce('"' || actor_id || '"', 'null')) = 0
+     OR instr(j, '"decision":"' || decision || '"') = 0
+     OR (instr(j, '"v":1}') = 0 AND (
+         instr(j, '"at":"' || at || '+00:00"') = 0
+         OR (subject_ref IS NOT NULL AND instr(j, '"chain":{"n":' || n || ',"prev":' || coalesce(prev, 'null') || '}') = 0)))
+""",
+    "postgresql": """
+SELECT min(leaf_index) FROM (
+  SELECT leaf_index, canonical AS j, subject_ref, actor_id, decision,
+         to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at,
+         lag(leaf_index) OVER w AS prev, row_number() OVER w - 1 AS n
+  FROM audit_leaves WINDOW w AS (PARTITION BY subject_ref ORDER BY leaf_index)
+) AS checked
+WHERE position(convert_to('"subject":' || coalesce('"' || subject_ref || '"', 'null'), 'UTF8') IN j) = 0
+   OR position(convert_to('"id":' || coalesce('"' || actor_id || '"', 'null'), 'UTF8') IN j) = 0
+   OR position(convert_to('"decision":"' || decision || '"', 'UTF8') IN j) = 0
+   OR (position(convert_to('"v":1}', 'UTF8') IN j) = 0 AND (
+       position(convert_to('"at":"' || at || '+00:00"', 'UTF8') IN j) = 0
+       OR (subject_ref IS NOT NULL AND position(convert_to('"chain":{"n":' || n || ',"prev":' || coalesce(prev::text, 'null') || '}',
+                                                            'UTF8') IN j) = 0)))
+""",
+}
+
+
+def first_inconsistent_leaf(conn: Connection) -> int | None:
+    """The first leaf whose columns or chain disagree with the hashed bytes, if any."""
+    found: int | None = conn.exec_driver_sql(_INCONSISTENT_LEAF[conn.dialect.name]).scalar()
+    return found
+
+
+def chain_mismatch(conn: Connection) -> str | None:
+    """What is wrong with the chains' table, if anything: each subject's count and last index must
+    be those of the leaves about them (the sequencer builds the next entries' chains from it)."""
+    counted = select(audit_leaves.c.subject_ref, func.count().label("entries"), func.max(audit_leaves.c.leaf_index).label("last_index")) \
+        .where(audit_leaves.c.subject_ref.is_not(None)).group_by(audit_leaves.c.subject_ref).subquery()
+    kept = audit_subject_chains
+    differs = select(func.count()).select_from(counted.join(kept, kept.c.subject_ref == counted.c.subject_ref, full=True)).where(
+        or_(kept.c.subject_ref.is_(None), counted.c.subject_ref.is_(None), kept.c.entries != counted.c.entries,
+            kept.c.last_index != counted.c.last_index))
+    wrong: int = conn.execute(differs).scalar_one()
+    return f"{wrong} subjects' chain positions do not match their entries" if wrong else None
+
+
+def stored_nodes(conn: Connection) -> list[tuple[int, int, bytes]]:
+    """Every stored subtree hash as (level, index, hash), in the order a streaming rebuild completes them."""
+    rows = conn.execute(select(audit_nodes.c.level, audit_nodes.c.index, audit_nodes.c.hash)
+                        .order_by((audit_nodes.c.index + 1).op("<<")(audit_nodes.c.level), audit_nodes.c.level)).all()
+    return [(level, index, bytes(h)) for level, index, h in rows]
 
 
 # -- reading every leaf ---------------------------------------------------------------------

@@ -1,12 +1,16 @@
-"""Stand-alone verifier of an exported audit log: needs this file, the export and the public keys.
+"""Stand-alone verifier of an exported audit log, or of a seeker's saved access log.
 
-    python -m audit.verifier EXPORT.jsonl --jwks jwks.json [--trusted-checkpoint CHECKPOINT.jws]
+    python -m audit.verifier EXPORT.jsonl --jwks jwks.json [--trusted-checkpoint CHECKPOINT.jws] [--witness VKEY]
+    python -m audit.verifier --access-log ACCESS-LOG.json --jwks jwks.json [--previous EARLIER.json]
 
-It depends on nothing of the service (only the standard library and ``cryptography``), so an
-auditor can read it whole and run it anywhere. It recomputes every leaf hash and the RFC 9162 tree,
-checks each checkpoint's Ed25519 signature and root, and, given a checkpoint the auditor kept from
-an earlier visit, that the log only grew since (a rollback or a rewrite fails).
-Exit status 0 when everything verifies; 1 with the first problem otherwise.
+It depends on nothing of the service but ``audit/note.py`` (the C2SP signed-note format): only the
+standard library and ``cryptography``, so an auditor can read the two files whole and run them
+anywhere. For an export, it recomputes every leaf hash and the RFC 9162 tree, checks each
+checkpoint's Ed25519 signature and root, given a checkpoint the auditor kept from an earlier visit
+that the log only grew since (a rollback or a rewrite fails), and given a witness's key that the
+witness cosigned a checkpoint of this very log. For an access log, that the list is every entry
+about the seeker (``verify_access_log``). Exit status 0 when everything verifies; 1 with the first
+problem otherwise.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from audit import note
+
 EXPORT_FORMAT = "dossier-audit-export/1"
+ACCESS_LOG_FORMAT = "dossier-access-log/1"
+ACCESS_LOG_READ = "audit:access_log:read"
 
 
 # -- RFC 9162 hashing ---------------------------------------------------------------------------
@@ -60,6 +69,37 @@ class StreamingRoot:
         for left in reversed(self._stack[:-1]):
             result = node_hash(left, result)
         return result
+
+
+class NodeCheckingRoot(StreamingRoot):
+    """``StreamingRoot`` that also compares each complete subtree of ``2**min_level`` leaves or more,
+    as it forms, with the stored one (the service's proofs are built from those)."""
+
+    def __init__(self, stored: Iterator[tuple[int, int, bytes]], min_level: int) -> None:
+        super().__init__()
+        self._stored = stored
+        self._min_level = min_level
+        self.mismatch: tuple[int, int] | None = None
+
+    def add(self, leaf: bytes) -> None:
+        self._stack.append(leaf)
+        self.size += 1
+        size, level = self.size, 0
+        while size % 2 == 0:
+            right = self._stack.pop()
+            merged = node_hash(self._stack.pop(), right)
+            self._stack.append(merged)
+            size //= 2
+            level += 1
+            if level >= self._min_level and self.mismatch is None:
+                position = (level, (self.size >> level) - 1)
+                if next(self._stored, None) != (*position, merged):
+                    self.mismatch = position
+
+    def extra(self) -> tuple[int, int] | None:
+        """A stored subtree left over once every leaf was added: one that should not exist."""
+        left = next(self._stored, None)
+        return (left[0], left[1]) if left is not None else None
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:
@@ -170,11 +210,15 @@ def verify_log(
     jwks: dict[str, Any],
     trusted: Iterable[str] = (),
     expected_size: int | None = None,
+    stored_nodes: Iterator[tuple[int, int, bytes]] | None = None,
+    stored_from_level: int = 4,
 ) -> Report:
     """Verify a log given as (leaf_index, entry bytes, recorded leaf hash or None), in order.
 
     Every checkpoint (and every ``trusted`` one the auditor kept) must verify and match the root
-    recomputed at its size; the recorded leaf hashes, when given, name the first altered entry.
+    recomputed at its size; the recorded leaf hashes, when given, name the first altered entry;
+    ``stored_nodes`` (level, index, hash), when given, must be exactly the tree's complete subtrees
+    from ``stored_from_level`` up, in the order they complete.
 
     NOTE: verification fails closed: a log whose last entries no verified signed checkpoint covers
     fails, since anyone with the database could have appended or rewritten them.
@@ -189,7 +233,7 @@ def verify_log(
                 return report.fail(f"{label}: {exc}")
             wanted.setdefault(payload["tree_size"], []).append((label, payload))
             report.checkpoints += 1
-    tree = StreamingRoot()
+    tree = StreamingRoot() if stored_nodes is None else NodeCheckingRoot(stored_nodes, stored_from_level)
     for index, entry, recorded in leaves:
         if index != tree.size:
             return report.fail(f"leaf {tree.size} is missing (next leaf is {index})", tree.size)
@@ -203,6 +247,10 @@ def verify_log(
                                    "was altered, removed, reordered or inserted", _last_good(report, tree.size))
             report.roots[tree.size] = tree.root()
     report.tree_size = tree.size
+    if isinstance(tree, NodeCheckingRoot) and (bad := tree.mismatch or tree.extra()) is not None:
+        level, at = bad
+        return report.fail(f"the stored tree node at level {level}, index {at} does not match the leaves: "
+                           "proofs built on it would not verify", at << level)
     if expected_size is not None and expected_size != tree.size:
         return report.fail(f"the log says it holds {expected_size} entries but has {tree.size}", tree.size)
     if wanted:
@@ -221,8 +269,114 @@ def _last_good(report: Report, size: int) -> int:
     return max((s for s in report.roots if s < size), default=0)
 
 
-def read_export(path: str) -> tuple[dict[str, Any], Iterator[tuple[int, bytes, bytes | None]], list[str]]:
-    """The export's header, its leaves (streamed) and its checkpoints."""
+# -- a seeker's access log ------------------------------------------------------------------------
+
+# What the access log shows of each entry, and the field of the hashed bytes it must equal.
+_SHOWN = {"at": ("at",), "actor_role": ("actor", "role"), "action": ("action",), "purposes": ("purposes",),
+          "categories": ("categories",), "decision": ("decision",), "reason": ("reason",)}
+
+
+@dataclass
+class AccessLogReport:
+    ok: bool = True
+    entries: int = 0
+    tree_size: int = 0
+    problem: str = ""
+
+    def fail(self, problem: str) -> AccessLogReport:
+        if self.ok:
+            self.ok, self.problem = False, problem
+        return self
+
+
+def verify_access_log(document: dict[str, Any], jwks: dict[str, Any], previous: dict[str, Any] | None = None,
+                      request_id: str | None = None) -> AccessLogReport:
+    """Check a saved ``GET .../access-log`` response: that its list is every entry about the seeker.
+
+    - the checkpoint's signature verifies with a checkpoint key of ``jwks``;
+    - every listed entry is the leaf it claims to be (its bytes hash into the signed tree at its
+      index: RFC 9162 inclusion), is about this seeker, and shows what its bytes say;
+    - the entries form the seeker's whole chain: the first has no predecessor, each next one names
+      the one before it (``chain.prev``) and counts those before it (``chain.n``); the sequencer
+      wrote those inside the hashed bytes, so an entry left out, hidden or given to another
+      subject breaks the chain or the hashes;
+    - the list contains the entry that records this very read (``request_id``): it is complete up
+      to the moment it was asked for, not an older answer served again;
+    - ``request_id``, when given, is the id of the request the seeker sent (the response's
+      ``X-Request-Id``): the document must be the answer to that request, not an older one;
+    - ``previous``, a list the seeker saved earlier, is a prefix of this one (nothing they once saw
+      was removed or rewritten since).
+    """
+    report = AccessLogReport()
+    if document.get("format") != ACCESS_LOG_FORMAT:
+        return report.fail(f"not a {ACCESS_LOG_FORMAT} document")
+    if request_id is not None and document.get("request_id") != request_id:
+        return report.fail(f"the list answers request {document.get('request_id')}, not {request_id}: an older list served again")
+    try:
+        signed = verify_checkpoint(document["checkpoint"]["jws"], jwks)
+        size, root = signed["tree_size"], bytes.fromhex(signed["root_hash"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return report.fail(f"checkpoint: {exc}")
+    report.tree_size = size
+    subject, entries = document.get("subject"), document.get("entries")
+    if not isinstance(subject, str) or not isinstance(entries, list):
+        return report.fail("the document lacks its subject or its entries")
+    previous_index: int | None = None
+    read_recorded = False
+    for position, item in enumerate(entries):
+        try:
+            index, leaf, path = item["leaf_index"], item["leaf"].encode("utf-8"), [bytes.fromhex(h) for h in item["inclusion"]]
+            recorded = json.loads(leaf)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            return report.fail(f"entry {position}: it lacks its leaf, index or inclusion path")
+        if not verify_inclusion(leaf_hash(leaf), index, size, path, root):
+            return report.fail(f"entry {position} (leaf {index}) is not in the signed tree of {size} entries")
+        if recorded.get("subject") != subject:
+            return report.fail(f"entry {position} (leaf {index}) is about another subject")
+        for shown, field_path in _SHOWN.items():
+            value: Any = recorded
+            for name in field_path:
+                value = value.get(name) if isinstance(value, dict) else None
+            if shown == "at" and isinstance(value, str) and isinstance(item.get("at"), str):
+                same = _instant(value) == _instant(item["at"])
+            else:
+                same = item.get(shown) == value
+            if not same:
+                return report.fail(f"entry {position} (leaf {index}) shows a {shown} its hashed bytes do not say")
+        purposes = recorded.get("purposes") or [None]
+        if item.get("purpose") != purposes[0]:
+            return report.fail(f"entry {position} (leaf {index}) shows a purpose its hashed bytes do not say")
+        chain = recorded.get("chain")
+        if not isinstance(chain, dict):
+            return report.fail(f"entry {position} (leaf {index}) predates the chains (format {recorded.get('v')}): "
+                               "the list cannot be proven complete before it")
+        if chain.get("n") != position or chain.get("prev") != previous_index:
+            missing = "the first entry" if position == 0 else f"entry {position}"
+            return report.fail(f"{missing} (leaf {index}) says {chain.get('n')} entries came before it, the last at leaf "
+                               f"{chain.get('prev')}; the list has {position} before it, the last at leaf {previous_index}: "
+                               "entries about you were left out")
+        asked_by = document.get("request_id")
+        if asked_by is not None and recorded.get("action") == ACCESS_LOG_READ and recorded.get("request_id") == asked_by:
+            read_recorded = True
+        previous_index = index
+    report.entries = len(entries)
+    if not read_recorded:
+        return report.fail("the list does not contain the entry of the read that produced it (request "
+                           f"{document.get('request_id')}): it may be an older list served again")
+    if previous is not None:
+        now = {item["leaf_index"]: item["leaf"] for item in entries}
+        for item in previous.get("entries", []):
+            if now.get(item.get("leaf_index")) != item.get("leaf"):
+                return report.fail(f"leaf {item.get('leaf_index')} of the earlier list is missing or changed in this one")
+    return report
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def read_export(path: str) -> tuple[dict[str, Any], Iterator[tuple[int, bytes, bytes | None]], list[str], list[str]]:
+    """The export's header, its leaves (streamed), its checkpoints and the cosigned checkpoint notes."""
     with open(path, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     header = json.loads(lines[0])
@@ -230,6 +384,7 @@ def read_export(path: str) -> tuple[dict[str, Any], Iterator[tuple[int, bytes, b
         raise ValueError(f"not a {EXPORT_FORMAT} file")
     items = [json.loads(line) for line in lines[1:] if line.strip()]
     checkpoints = [item["checkpoint"] for item in items if "checkpoint" in item]
+    notes = [item["note"] for item in items if "note" in item]
 
     def leaves() -> Iterator[tuple[int, bytes, bytes | None]]:
         for item in items:
@@ -237,33 +392,87 @@ def read_export(path: str) -> tuple[dict[str, Any], Iterator[tuple[int, bytes, b
                 recorded = bytes.fromhex(item["leaf_hash"]) if item.get("leaf_hash") else None
                 yield item["leaf_index"], item["entry"].encode("utf-8"), recorded
 
-    return header, leaves(), checkpoints
+    return header, leaves(), checkpoints, notes
+
+
+def witnessed_problem(notes: list[str], witnesses: list[note.Verifier], roots: dict[int, bytes]) -> str | None:
+    """Each witness must have cosigned a checkpoint whose root is the verified log's at that size:
+    the log as the witness saw it is a prefix of this one."""
+    for witness in witnesses:
+        seen = False
+        for text in notes:
+            try:
+                parsed = note.parse_note(text)
+                if all((sig.name, sig.key_hash) != (witness.name, witness.key_hash) for sig in parsed.signatures):
+                    continue  # not cosigned by this witness
+                body = note.parse_checkpoint(note.verify_note(text, [witness]).body)
+            except note.NoteError as exc:
+                return f"a checkpoint note cosigned by the witness {witness.name} does not verify: {exc}"
+            if roots.get(body.tree_size) != body.root_hash:
+                return (f"the witness {witness.name} cosigned a checkpoint of size {body.tree_size} whose root is not this "
+                        "log's at that size: the log was rewritten after the witness saw it")
+            seen = True
+        if not seen:
+            return f"no checkpoint in the export is cosigned by the witness {witness.name}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit.verifier", description=__doc__.split("\n\n")[0])
-    parser.add_argument("export", help="the file written by `dossier audit export`")
+    parser.add_argument("export", nargs="?", help="the file written by `dossier audit export`")
+    parser.add_argument("--access-log", metavar="FILE", help="a saved GET .../access-log response, checked instead of an export")
+    parser.add_argument("--previous", metavar="FILE", help="with --access-log: a list saved earlier, which must be a prefix of this one")
+    parser.add_argument("--request-id", metavar="ID", help="with --access-log: the X-Request-Id the response came with")
     parser.add_argument("--jwks", required=True, help="the service's JWKS (/.well-known/jwks.json), obtained separately")
+    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="a witness's verifier key: some checkpoint of the export must carry its valid cosignature (repeatable)")
     parser.add_argument("--trusted-checkpoint", action="append", default=[], metavar="FILE",
                         help="a checkpoint JWS kept from an earlier visit (repeatable)")
     args = parser.parse_args(argv)
+    if (args.export is None) == (args.access_log is None):
+        parser.error("give either an export or --access-log FILE")
     with open(args.jwks, encoding="utf-8") as fh:
         jwks = json.load(fh)
+    if args.access_log is not None:
+        return _main_access_log(args.access_log, args.previous, args.request_id, jwks)
     trusted = []
     for name in args.trusted_checkpoint:
         with open(name, encoding="utf-8") as fh:
             trusted.append(fh.read().strip())
     try:
-        header, leaves, checkpoints = read_export(args.export)
+        header, leaves, checkpoints, notes = read_export(args.export)
+        witnesses = [note.parse_vkey(text) for text in args.witness]
     except (OSError, ValueError, KeyError) as exc:
-        print(f"FAILED: cannot read the export: {exc}")
+        print(f"FAILED: cannot read the export or a witness key: {exc}")
         return 1
     report = verify_log(leaves, checkpoints, jwks, trusted, header.get("tree_size"))
+    if report.ok and (problem := witnessed_problem(notes, witnesses, report.roots)) is not None:
+        report.fail(problem)
     if not report.ok:
         where = f" (first bad entry: leaf {report.first_bad_entry})" if report.first_bad_entry is not None else ""
         print(f"FAILED: {report.problem}{where}")
         return 1
     print(f"OK: {report.tree_size} entries, {report.checkpoints} checkpoints verified")
+    return 0
+
+
+def _main_access_log(path: str, previous_path: str | None, request_id: str | None, jwks: dict[str, Any]) -> int:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            document = json.load(fh)
+        previous = None
+        if previous_path is not None:
+            with open(previous_path, encoding="utf-8") as fh:
+                previous = json.load(fh)
+    except (OSError, ValueError) as exc:
+        print(f"FAILED: cannot read the access log: {exc}")
+        return 1
+    report = verify_access_log(document, jwks, previous, request_id)
+    if not report.ok:
+        print(f"FAILED: {report.problem}")
+        return 1
+    print(f"OK: {report.entries} entries about {document['subject']}, complete up to this read, "
+          f"in the signed tree of {report.tree_size} entries")
     return 0
 
 

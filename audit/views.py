@@ -29,6 +29,15 @@ def checkpoint(actor: Actor) -> Checkpoint:
     return service.checkpoint(runtime(), actor)
 
 
+@api.operation("/audit/checkpoint.note", summary="Point de contrôle en note signée C2SP / checkpoint as a C2SP signed note",
+               tags=TAGS, public=True, text="text/plain")
+def checkpoint_note() -> str:
+    """The latest checkpoint in the C2SP tlog-checkpoint signed-note format, with the cosignatures of
+    the configured witnesses; its key is the JWKS key whose `dossier_use` is `checkpoint`, named by the
+    log's origin (the note's first line)."""
+    return service.checkpoint_note(runtime())
+
+
 @api.operation("/audit/proofs/inclusion", summary="Preuve d'inclusion (RFC 9162 2.1.3)", tags=TAGS,
                query=schemas.InclusionQuerySchema, response=schemas.InclusionProofSchema(), errors=(403, 404))
 def inclusion(actor: Actor, query: dict[str, Any]) -> service.InclusionProof:
@@ -43,6 +52,8 @@ def consistency(actor: Actor, query: dict[str, Any]) -> service.ConsistencyProof
 
 
 @api.operation("/seekers/<uuid:subject_id>/access-log", summary="Qui a consulté mon dossier / who accessed my data",
-               tags=TAGS, response=schemas.AccessLogItemSchema(many=True), errors=(403, 404, 410))
-def access_log(actor: Actor, subject_id: str) -> list[service.AccessLogItem]:
+               tags=TAGS, response=schemas.AccessLogSchema(), errors=(403, 404, 410))
+def access_log(actor: Actor, subject_id: str) -> service.AccessLog:
+    """Every entry about the seeker, each with its leaf and inclusion path, and a signed checkpoint:
+    saved whole, the response is what `python -m audit.verifier --access-log FILE --jwks JWKS` checks."""
     return service.access_log(runtime(), actor, subject_id)

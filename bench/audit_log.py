@@ -6,32 +6,39 @@ Prints, in one run:
 - the baseline: an RFC 6962 root over the same number of leaves in plain Python (docs/design.md
   gives 1.8 s for 1,000,000 leaves measured on a 2-core machine);
 - appends per second, one entry per transaction as a request makes them;
+- what the subjects' chains cost the sequencer: entries/s integrating entries about no subject
+  (no chain to keep) and about seekers (each entry's place in its seeker's chain), same run;
 - how fast the sequencer integrates entries into the tree;
 - the time of `dossier audit verify` over the whole log, and its ratio to the baseline
-  (the issue's target: within 3 times).
+  (the target: within 3 times);
+- a seeker with 1,000 entries in the log: the size of their access-log proof (every entry's leaf
+  and inclusion path, the checkpoint), the time to build it and to verify it offline.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from typing import Any  # noqa: E402
+
+from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 
 from audit import store as audit_store  # noqa: E402
 from audit.entries import Entry  # noqa: E402
-from audit.models import audit_queue  # noqa: E402
-from audit.service import verify  # noqa: E402
+from audit.models import audit_leaves, audit_queue  # noqa: E402
+from audit.service import checkpoint_now, verify  # noqa: E402
+from audit.verifier import ACCESS_LOG_FORMAT, verify_access_log  # noqa: E402
 from consent.store import load_catalogue  # noqa: E402
 from core.app import create_app  # noqa: E402
 from core.bootstrap import initialise  # noqa: E402
@@ -56,10 +63,60 @@ def baseline_root(entries: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def entry(i: int) -> Entry:
-    return Entry(utcnow(), str(uuid.uuid4()), "advisor", "bench", str(uuid.uuid4()), "dossier:dossier:read",
+SEEKERS = [str(uuid.uuid4()) for _ in range(100_000)]
+HEAVY_SEEKER = str(uuid.uuid4())
+HEAVY_ENTRIES = 1000
+ANCHOR_REQUEST = uuid.uuid4().hex
+
+
+def entry(i: int, subject: str | None = "pool", action: str = "dossier:dossier:read", request_id: str | None = None) -> Entry:
+    return Entry(utcnow(), str(uuid.uuid4()), "advisor", "bench", SEEKERS[i % len(SEEKERS)] if subject == "pool" else subject, action,
                  ("dossier.public_task",), ("contact.history", "identity.contact", "identity.name"), "allow",
-                 "assigned_advisor:dossier.public_task", uuid.uuid4().hex)
+                 "assigned_advisor:dossier.public_task", request_id or uuid.uuid4().hex)
+
+
+def fill(rt: Any, start: int, end: int, make: Any) -> None:
+    """Queue the entries ``make(start)`` .. ``make(end - 1)`` in bulk."""
+    with rt.engine.begin() as conn:
+        for first in range(start, end, 10_000):
+            conn.execute(insert(audit_queue), [{"canonical": make(i).canonical()} for i in range(first, min(end, first + 10_000))])
+
+
+def integrate_all(rt: Any) -> tuple[int, float]:
+    started, integrated = time.perf_counter(), 0
+    while True:
+        with rt.transaction() as conn:
+            added = audit_store.integrate(conn, rt.signing, rt.clock(), batch=20_000)
+        integrated += added
+        if not added:
+            return integrated, time.perf_counter() - started
+
+
+def seeker_proof(rt: Any) -> tuple[int, float, float, int]:
+    """The heavy seeker's access-log document as the API builds it: (bytes, build s, verify s, entries)."""
+    started = time.perf_counter()
+    signed = checkpoint_now(rt)
+    with rt.engine.connect() as conn:
+        rows = conn.execute(select(audit_leaves.c.leaf_index, audit_leaves.c.canonical)
+                            .where(audit_leaves.c.subject_ref == HEAVY_SEEKER, audit_leaves.c.leaf_index < signed.tree_size)
+                            .order_by(audit_leaves.c.leaf_index)).all()
+        paths = audit_store.inclusion_paths(conn, [r.leaf_index for r in rows], signed.tree_size)
+    items = []
+    for r in rows:
+        e = json.loads(r.canonical)
+        items.append({"at": e["at"], "actor_role": e["actor"]["role"], "actor": None, "action": e["action"], "purposes": e["purposes"],
+                      "categories": e["categories"], "decision": e["decision"], "reason": e["reason"], "leaf_index": r.leaf_index,
+                      "leaf": bytes(r.canonical).decode(), "inclusion": [h.hex() for h in paths[r.leaf_index]]})
+    document = {"format": ACCESS_LOG_FORMAT, "subject": HEAVY_SEEKER, "request_id": ANCHOR_REQUEST, "entries": items,
+                "checkpoint": signed.as_dict()}
+    text = json.dumps(document)
+    built = time.perf_counter() - started
+    jwks = json.loads(json.dumps(rt.signing.jwks()))
+    started = time.perf_counter()
+    report = verify_access_log(json.loads(text), jwks)
+    checked = time.perf_counter() - started
+    assert report.ok, report.problem
+    return len(text.encode()), built, checked, report.entries
 
 
 def run(database: str, entries: int, seconds: float) -> None:
@@ -71,7 +128,7 @@ def run(database: str, entries: int, seconds: float) -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = PG_SERVER.rsplit("/", 1)[0] + "/" + name
-        overrides = {"INSTANCE_PATH": folder, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "AUDIT_CHECKPOINT_EVERY": 100_000}
+        overrides = {"INSTANCE_PATH": folder, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
         list(initialise(load_settings(overrides, environ={})))
         app = create_app(overrides)
         rt = runtime(app)
@@ -85,26 +142,26 @@ def run(database: str, entries: int, seconds: float) -> None:
                     audit_store.append(conn, entry(count))
                 count += 1
             appends = count / (time.perf_counter() - started)
-            # Fill the queue to the size asked, in bulk, then sequence it.
-            batch = 10_000
-            with rt.engine.begin() as conn:
-                for start in range(count, entries, batch):
-                    rows = []
-                    for i in range(start, min(entries, start + batch)):
-                        e = entry(i)
-                        rows.append({"canonical": e.canonical(), "subject_ref": e.subject_ref, "actor_id": e.actor_id,
-                                     "decision": e.decision, "at": e.at})
-                    conn.execute(insert(audit_queue), rows)
-            started = time.perf_counter()
-            integrated = 0
-            while True:
-                with rt.transaction() as conn:
-                    added = audit_store.integrate(conn, rt.signing, rt.clock(), batch=20_000, checkpoint_every=100_000,
-                                                checkpoint_after=timedelta(days=1))
-                integrated += added
-                if not added:
-                    break
-            sequencing = time.perf_counter() - started
+            integrate_all(rt)  # what the appends queued
+            # The chains' cost: the same number of entries about no subject, then about seekers.
+            sample = min(100_000, entries // 4)
+            fill(rt, count, count + sample, lambda i: entry(i, subject=None))
+            plain = sample / integrate_all(rt)[1]
+            fill(rt, count + sample, count + 2 * sample, entry)
+            chained = sample / integrate_all(rt)[1]
+            # Fill to the size asked, the heavy seeker's entries spread evenly, the last one their read.
+            start, every = count + 2 * sample, max(1, (entries - count - 2 * sample) // HEAVY_ENTRIES)
+
+            def mixed(i: int) -> Entry:
+                k = i - start
+                if k % every == every - 1 and k // every < HEAVY_ENTRIES:
+                    if k // every == HEAVY_ENTRIES - 1:  # the last: the read that asks for the list
+                        return entry(i, HEAVY_SEEKER, "audit:access_log:read", ANCHOR_REQUEST)
+                    return entry(i, HEAVY_SEEKER)
+                return entry(i)
+
+            fill(rt, start, entries, mixed)
+            integrated, sequencing = integrate_all(rt)
             started = time.perf_counter()
             report = verify(rt)
             verifying = time.perf_counter() - started
@@ -113,8 +170,13 @@ def run(database: str, entries: int, seconds: float) -> None:
                 canonical = [bytes(b) for b in conn.execute(text("SELECT canonical FROM audit_leaves ORDER BY leaf_index")).scalars()]
             base = baseline_root(canonical)
             del canonical
+            size, built, checked, listed = seeker_proof(rt)
             print(f"[{database}] appends: {appends:,.0f}/s (one entry per transaction, {count:,} in {seconds:g} s)")
+            print(f"[{database}] chains: sequencing {plain:,.0f} entries/s about no subject, {chained:,.0f}/s about seekers "
+                  f"(ratio {chained / plain:.2f}, {sample:,} each)")
             print(f"[{database}] sequencing: {integrated / sequencing:,.0f} entries/s ({integrated:,} in {sequencing:.1f} s)")
+            print(f"[{database}] seeker proof: {listed:,} entries in a log of {report.tree_size:,}: {size / 1e6:.2f} MB, "
+                  f"built in {built * 1000:.0f} ms, verified offline in {checked * 1000:.0f} ms")
             print(f"[{database}] verify {report.tree_size:,} entries, {report.checkpoints} checkpoints: {verifying:.2f} s; "
                   f"baseline RFC 6962 root in plain Python: {base:.2f} s; ratio {verifying / base:.2f} (target <= 3)")
         finally:

@@ -19,6 +19,10 @@ from typing import Any
 ENV_PREFIX = "DOSSIER_"
 # The names list settings hold (plugins): as plugins.api.NAME_PATTERN.
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}\Z")
+# A note verifier key (C2SP signed-note): <name>+<8 hex digits of key ID>+<base64 of type and key>.
+_VKEY = re.compile(r"^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}\Z")
+# What each list setting holds, where it is not names.
+_LIST_ITEMS = {"AUDIT_WITNESSES": (_VKEY, "witness verifier keys (name+keyid+key)")}
 INSTANCE_FILE = "dossier.toml"
 
 
@@ -44,7 +48,8 @@ class Settings:
     TOKEN_CACHE_SIZE: int = 10_000
     DATA_KEY_CACHE_SIZE: int = 4096
     KEY_PROVIDER: str = "local"
-    # How often (seconds) a worker looks for a keyring file rewritten by `dossier keys rotate`.
+    # How often (seconds) a worker looks for a keyring file rewritten by `dossier keys rotate` or
+    # `retire`, or a signing-key file rewritten by `dossier keys rotate-signing`.
     KEYRING_RELOAD_INTERVAL: float = 2.0
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: str = "json"
@@ -52,9 +57,11 @@ class Settings:
     # The controller named on consent receipts.
     CONTROLLER_NAME: str = "Service public de l'emploi (instance de démonstration)"
     CONTROLLER_CONTACT: str = "dpo@dossier.example"
-    # A new audit checkpoint at least every N entries or T seconds (docs/design.md).
-    AUDIT_CHECKPOINT_EVERY: int = 1000
-    AUDIT_CHECKPOINT_SECONDS: int = 60
+    # The audit log's name in its C2SP signed-note checkpoints (the origin line), unique to this
+    # log and stable for its life; witnesses know the log by it (docs/audit.md).
+    AUDIT_LOG_ORIGIN: str = "dossier.example/audit"
+    # Witnesses whose cosignatures of checkpoints are accepted: their note verifier keys (vkeys).
+    AUDIT_WITNESSES: tuple[str, ...] = ()
     # How often (seconds) each server worker sequences queued audit entries into the tree; 0: never.
     AUDIT_SEQUENCE_INTERVAL: float = 1.0
     # Third-party plugins (entry points of the group dossier.plugins) are off unless named here;
@@ -102,8 +109,6 @@ _MINIMUM: dict[str, float] = {
     "DATA_KEY_CACHE_SIZE": 0,
     "KEYRING_RELOAD_INTERVAL": 0,
     "SERVE_PORT": 1,
-    "AUDIT_CHECKPOINT_EVERY": 1,
-    "AUDIT_CHECKPOINT_SECONDS": 1,
     "AUDIT_SEQUENCE_INTERVAL": 0,
     "SERVE_WORKERS": 1,
     "PLUGIN_TIMEOUT": 0.01,
@@ -175,8 +180,9 @@ def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
                 value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
             except json.JSONDecodeError:
                 raise ConfigError(f"{origin}: expected a list of names, got {value!r}") from None
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and _NAME.match(v) for v in value):
-            raise ConfigError(f"{origin}: expected a list of names (a-z, 0-9, _), got {value!r}")
+        item, what = _LIST_ITEMS.get(key, (_NAME, "names (a-z, 0-9, _)"))
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and item.match(v) for v in value):
+            raise ConfigError(f"{origin}: expected a list of {what}, got {value!r}")
         return tuple(value)
     if isinstance(value, str) and kind is not str:
         try:

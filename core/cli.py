@@ -448,6 +448,18 @@ def audit_export(path: Path) -> None:
     click.echo(f"exported {size} entries to {path}")
 
 
+@audit_group.command("cosign")
+@click.argument("note_file", type=click.File("r", encoding="utf-8"))
+@with_app
+@_friendly
+def audit_cosign(note_file: Any) -> None:
+    """Record the cosignatures of configured witnesses (AUDIT_WITNESSES) on a checkpoint note a witness returned."""
+    from audit.service import record_cosignatures
+
+    cosigned = record_cosignatures(runtime(), note_file.read())
+    _print({"tree_size": cosigned.tree_size, "witnesses": cosigned.witnesses})
+
+
 @audit_group.command("sequence")
 @with_app
 @_friendly

@@ -127,14 +127,13 @@ def schema_is_current(connection: Connection) -> bool:
     return current == heads
 
 
-def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str], changes: Sequence[str]) -> None:
-    """Insert ``values``, or update the ``changes`` columns of the row with the same ``keys``, in one
-    statement (``INSERT ... ON CONFLICT DO UPDATE``, which SQLite and PostgreSQL both have)."""
+def upsert(conn: Connection, table: Table, values: dict[str, Any] | list[dict[str, Any]], keys: Sequence[str],
+           changes: Sequence[str]) -> None:
+    """Insert ``values`` (a row, or many in one executemany), or update the ``changes`` columns of the
+    row with the same ``keys`` (``INSERT ... ON CONFLICT DO UPDATE``, which SQLite and PostgreSQL both have)."""
     insert_ = sqlite_insert(table) if conn.dialect.name == "sqlite" else postgresql_insert(table)
-    statement = insert_.values(**values).on_conflict_do_update(
-        index_elements=list(keys), set_={name: insert_.excluded[name] for name in changes},
-    )
-    conn.execute(statement)
+    statement = insert_.on_conflict_do_update(index_elements=list(keys), set_={name: insert_.excluded[name] for name in changes})
+    conn.execute(statement, values if isinstance(values, list) else [values])
 
 
 def forget_old_versions(engine: Engine) -> None:

@@ -87,12 +87,14 @@ class ApiBlueprint:
         errors: tuple[int, ...] = (),
         body_required: bool = True,
         cache_seconds: int | None = None,
+        text: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare an API operation; a non-public one receives the caller as ``actor`` (``current_actor``).
 
         What the view returns is dumped with ``response``, the schema the OpenAPI document declares
         for it, so that the document and the bodies cannot drift apart; ``cache_seconds`` lets
-        clients and proxies keep a public answer that long.
+        clients and proxies keep a public answer that long; ``text`` names the media type of a view
+        that answers plain text (a ``str``) instead of JSON.
         """
         body_schema = body() if body else None
         query_schema = query() if query else None
@@ -110,6 +112,8 @@ class ApiBlueprint:
                 result = function(**kwargs)
                 if isinstance(result, Response):
                     return result
+                if text is not None:
+                    return Response(result, status=status, mimetype=text, headers={"Cache-Control": "no-store"})
                 if result is None:
                     return Response(status=204 if status == 200 else status)
                 attachment = result if isinstance(result, Attachment) else None
@@ -136,6 +140,7 @@ class ApiBlueprint:
                     errors=errors,
                     description=(function.__doc__ or "").strip(),
                     operation_id=function.__name__,
+                    media_type=text or JSON,
                 )
             )
             return view

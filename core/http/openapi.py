@@ -78,7 +78,9 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
         success: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
             success["content"] = {op.media_type: {"schema": op.response}}
-        operation["responses"][str(op.status) if op.status != 200 or op.response is not None else "200"] = success
+        elif op.media_type != "application/json":
+            success["content"] = {op.media_type: {"schema": {"type": "string"}}}
+        operation["responses"][str(op.status)] = success
         for status in sorted(_errors(op)):
             operation["responses"][str(status)] = {
                 "description": _ERROR_TEXT.get(status, "Erreur / error"),

@@ -28,7 +28,7 @@ def test_only_advisors_have_a_caseload(client, seeker: Person, make_person) -> N
 
 def test_each_seeker_listed_is_a_decision_the_seeker_can_read(client, seeker: Person, advisor: Person) -> None:
     assert client.get("/api/v1/caseload", headers=advisor.auth).status_code == 200
-    log = client.get(f"/api/v1/seekers/{seeker.subject_id}/access-log", headers=seeker.auth).get_json()
+    log = client.get(f"/api/v1/seekers/{seeker.subject_id}/access-log", headers=seeker.auth).get_json()["entries"]
     listed = [e for e in log if e["action"] == "dossier:caseload:read"]
     assert [(e["actor_role"], e["decision"], e["purpose"], e["categories"]) for e in listed] == [
         ("advisor", "allow", "dossier.public_task", [])]

@@ -31,7 +31,7 @@ def withdraw(client: Any, seeker: Any) -> None:
 
 def plugin_entries(client: Any, seeker: Any, action: str) -> list[dict[str, Any]]:
     """What the seeker reads of the plugin in "who accessed my data"."""
-    log = client.get(seeker.base + "/access-log", headers=seeker.auth).get_json()
+    log = client.get(seeker.base + "/access-log", headers=seeker.auth).get_json()["entries"]
     return [e for e in log if e["actor_role"] == "plugin" and e["actor"] == NAME and e["action"] == action]
 
 
