@@ -213,7 +213,7 @@ def record_cosignatures(rt: Runtime, text: str) -> Cosigned:
         ours = conn.execute(select(audit_checkpoints.c.note).where(audit_checkpoints.c.tree_size == cosigned.tree_size)).scalar()
     if ours is None or note.parse_note(ours).body != parsed.body:
         raise InvalidInput(f"Ce n'est pas un point de contrôle de ce journal / not a checkpoint of this log (size {cosigned.tree_size}).")
-    now, rows = rt.clock(), []
+    now, rows, recorded = rt.clock(), [], []
     # Every line is checked before any is kept: a bad one refuses the whole note, nothing recorded.
     for witness in witnesses:
         for signature in parsed.signatures:
@@ -224,11 +224,11 @@ def record_cosignatures(rt: Runtime, text: str) -> Cosigned:
             except note.NoteError as exc:
                 raise InvalidInput(f"La cosignature de {witness.name} ne se vérifie pas / does not verify: {exc}") from None
             rows.append({"tree_size": cosigned.tree_size, "witness": witness.name, "line": signature.line, "recorded_at": now})
+            recorded.append(witness.name)
     if not rows:
         raise InvalidInput("Aucune cosignature d'un témoin configuré / no cosignature by a configured witness.")
     with rt.transaction() as conn:
         upsert(conn, audit_cosignatures, rows, keys=["tree_size", "witness"], changes=["line", "recorded_at"])
-    recorded = [row["witness"] for row in rows]
     return Cosigned(cosigned.tree_size, recorded)
 
 
