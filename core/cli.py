@@ -25,6 +25,7 @@ from config.settings import ConfigError, Settings, load_settings
 from core.errors import DossierError
 from core.identity import accounts
 from core.identity.roles import PERSON_ROLES, Role
+from core.identity.signing import KeyUse
 from core.plugins.gateway import plugin_gateway
 from core.runtime import runtime
 
@@ -285,19 +286,46 @@ def token_command(username: str, ttl: int | None) -> None:
 
 @cli.group("keys")
 def keys() -> None:
-    """Key management."""
+    """Key management: key-encryption keys (rotate, retire) and signing keys (rotate-signing)."""
 
 
 @keys.command("rotate")
+@click.option("--retire", is_flag=True,
+              help="Then destroy the key-encryption key versions no data key uses any more (docs/erasure.md).")
 @with_app
 @_friendly
-def keys_rotate() -> None:
+def keys_rotate(retire: bool) -> None:
     """Add a key-encryption key version and rewrap every data key under it, while serving."""
-    from core.crypto.rotation import rotate_keys
+    from core.crypto.rotation import retire_keys, rotate_keys
 
     rt = runtime()
     report = rotate_keys(rt.work, rt.sealer, rt.settings.KEYRING_RELOAD_INTERVAL)
-    _print({"kek_version": report.version, "rewrapped": report.rewrapped})
+    result: dict[str, Any] = {"kek_version": report.version, "rewrapped": report.rewrapped}
+    if retire:
+        # rotate_keys waited for running workers to notice the new version: nothing to wait for.
+        result["retired"] = retire_keys(rt.work, rt.keys, settle=0)
+    _print(result)
+
+
+@keys.command("retire")
+@with_app
+@_friendly
+def keys_retire() -> None:
+    """Destroy the key-encryption key versions no data key is wrapped under any more (after a rotation)."""
+    from core.crypto.rotation import retire_keys
+
+    rt = runtime()
+    _print({"retired": retire_keys(rt.work, rt.keys, settle=rt.settings.KEYRING_RELOAD_INTERVAL)})
+
+
+@keys.command("rotate-signing")
+@click.option("--use", required=True, type=click.Choice([use.value for use in KeyUse]), help="The key to replace.")
+@with_app
+@_friendly
+def keys_rotate_signing(use: str) -> None:
+    """Replace a signing key; the old one is retired: its private part destroyed, its public part still published."""
+    rt = runtime()
+    _print(rt.signing.rotate(KeyUse(use), rt.clock()))
 
 
 @cli.group("taxonomy")

@@ -2,14 +2,17 @@
 
 SQLite (the embedded default) runs in WAL mode with ``synchronous=NORMAL``: commits stay durable
 against a process crash and are ~10 times faster than ``FULL`` (docs/design.md).
-``secure_delete`` overwrites freed pages so that a destroyed data key does not linger in the file.
+``secure_delete`` overwrites freed pages so that a destroyed data key does not linger in the file;
+after an erasure, ``WalCleanup`` empties the WAL of the page images that still hold it.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -24,6 +27,11 @@ from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+
+from config.logging import exception_summary
+
+log = logging.getLogger("dossier")
+BUSY_TIMEOUT_MS = 30_000
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
@@ -73,7 +81,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "synchronous=NORMAL",
         "foreign_keys=ON",
         "secure_delete=ON",
-        "busy_timeout=30000",
+        f"busy_timeout={BUSY_TIMEOUT_MS}",
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
@@ -134,19 +142,6 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any] | list[dict[st
     insert_ = sqlite_insert(table) if conn.dialect.name == "sqlite" else postgresql_insert(table)
     statement = insert_.on_conflict_do_update(index_elements=list(keys), set_={name: insert_.excluded[name] for name in changes})
     conn.execute(statement, values if isinstance(values, list) else [values])
-
-
-def forget_old_versions(engine: Engine) -> None:
-    """Drop page images that still hold overwritten rows (after an erasure).
-
-    NOTE: on SQLite the WAL keeps old copies of a page until a checkpoint; with secure_delete on,
-    a TRUNCATE checkpoint leaves the destroyed data key in neither the WAL nor the main file.
-    On PostgreSQL, dead row versions last until VACUUM; the data key in them is still wrapped
-    under a key-encryption key, which a rotation replaces.
-    """
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class Prepared:
@@ -262,3 +257,106 @@ def writer_lock(engine: Engine) -> WriterLock | None:
     if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
         return None
     return WriterLock(Path(engine.url.database + ".writer-lock"))
+
+
+# -- after an erasure: the WAL's old page images (SQLite) ------------------------------------
+
+
+def truncate_wal(engine: Engine, lock: WriterLock) -> bool:
+    """One checkpoint that copies the WAL into the database file and empties it, without waiting:
+    True when it did (no frame is left), False when a reader still needs older page images.
+
+    NOTE: a TRUNCATE checkpoint waits in the busy handler for readers of older snapshots, and
+    keeps every writer out while it waits; with the busy timeout at 0 it gives up at once instead
+    (SQLite then checkpoints what it can, like a PASSIVE one). Taken under the writer lock, writers
+    queue on it rather than in SQLite's busy handler, for the few milliseconds the copy takes.
+    """
+    with engine.connect() as conn, lock.held():
+        driver: Any = conn.connection.dbapi_connection
+        driver.execute("PRAGMA busy_timeout=0")
+        try:
+            busy, frames, _copied = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # frames is -1 when the database is not in WAL mode: nothing to empty.
+    return bool(busy == 0 and frames <= 0)
+
+
+class WalCleanup:
+    """Empties a SQLite database's WAL after an erasure, retrying until no reader prevents it.
+
+    An erasure overwrites the data key in its new page images (``secure_delete``), but the WAL
+    still holds the older images until a checkpoint copies the new ones into the database file
+    and the WAL is truncated; a reader that began before the erasure (a backup, an export) keeps
+    both from happening until it ends. ``request`` tries once at once, without waiting; if a
+    reader is in the way, a thread of its own tries again, more and more rarely (up to
+    ``max_delay`` apart), until a checkpoint begun after the request empties the WAL. ``wait``
+    says when that has happened: the cleanup is checked, not hoped for.
+    """
+
+    def __init__(self, engine: Engine, lock: WriterLock, first_delay: float = 0.02, max_delay: float = 1.0) -> None:
+        self._engine = engine
+        self._lock = lock
+        self._first_delay = first_delay
+        self._max_delay = max_delay
+        self._changed = threading.Condition()
+        self._requested = 0  # requests so far
+        self._completed = 0  # requests that a completed checkpoint began after
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> bool:
+        with self._changed:
+            return self._completed < self._requested
+
+    def request(self) -> bool:
+        """Empty the WAL of everything committed so far; True if done before returning, else the
+        retries go on in the background."""
+        with self._changed:
+            self._requested += 1
+            ticket = self._requested
+        if self._attempt(ticket):
+            return True
+        with self._changed:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._retry, name="dossier-wal-cleanup", daemon=True)
+                self._thread.start()
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once every request so far is done; False if ``timeout`` seconds pass first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._completed >= self._requested, timeout)
+
+    def _attempt(self, ticket: int) -> bool:
+        try:
+            emptied = truncate_wal(self._engine, self._lock)
+        except Exception as exc:  # the database is unreachable for now: try again later
+            log.warning("WAL cleanup failed, will retry", extra={"error": exception_summary(exc)})
+            return False
+        if emptied:
+            with self._changed:
+                self._completed = max(self._completed, ticket)
+                self._changed.notify_all()
+        return emptied
+
+    def _retry(self) -> None:
+        delay, attempts = self._first_delay, 0
+        while True:
+            with self._changed:
+                # The ticket is read before the attempt: its checkpoint begins after those requests.
+                ticket = self._requested
+                if self._completed >= ticket:
+                    self._thread = None
+                    log.info("WAL emptied after an erasure", extra={"attempts": attempts})
+                    return
+            time.sleep(delay)
+            attempts += 1
+            if not self._attempt(ticket):
+                delay = min(delay * 2, self._max_delay)
+
+
+def wal_cleanup(engine: Engine, lock: WriterLock | None) -> WalCleanup | None:
+    """The WAL cleanup of a SQLite database file; None for other databases (their old row
+    versions are dealt with by retiring key-encryption keys: docs/erasure.md)."""
+    return WalCleanup(engine, lock) if lock is not None else None

@@ -57,7 +57,7 @@ def build_runtime(settings: Settings) -> Runtime:
         raise ConfigError(f"no keyring at {keyring_path.resolve()}; run `dossier init` ({instance_hint(settings)})")
     keys = LocalKeyring(keyring_path, settings.KEYRING_RELOAD_INTERVAL)
     try:
-        signing = SigningKeys(signing_path)
+        signing = SigningKeys(signing_path, settings.KEYRING_RELOAD_INTERVAL)
     except SigningKeyError as exc:
         raise ConfigError(f"{exc} ({instance_hint(settings)})") from None
     tokens = TokenService(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from config.logging import exception_summary
-from core.db import WRITE_OPTION, writer_lock
+from core.db import WRITE_OPTION, WalCleanup, wal_cleanup, writer_lock
 from core.errors import Refusal
 
 log = logging.getLogger("dossier")
@@ -29,6 +29,8 @@ class UnitOfWork:
         self.engine = engine
         self._writer_lock = writer_lock(engine)
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        # SQLite only: empties the WAL after an erasure (core.db.WalCleanup).
+        self.wal_cleanup: WalCleanup | None = wal_cleanup(engine, self._writer_lock)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -68,6 +70,17 @@ class UnitOfWork:
                 callback()
             except Exception as exc:
                 log.error("after-commit work failed", extra={"error": exception_summary(exc)})
+
+    def forget_old_versions(self) -> None:
+        """After an erasure has committed: have the old page images that still hold the erased data
+        key dropped, without waiting for readers (SQLite's WAL; ``wal_cleanup.wait`` says when).
+
+        NOTE: on PostgreSQL, dead row versions last until VACUUM and nothing here can overwrite
+        them; what makes them (and every backup) unreadable is retiring the key-encryption keys
+        the data key was wrapped under (docs/erasure.md).
+        """
+        if self.wal_cleanup is not None:
+            self.wal_cleanup.request()
 
 
 def after_commit(conn: Connection, callback: Callable[[], object], once_as: str | None = None) -> None:

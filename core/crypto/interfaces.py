@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 
@@ -28,7 +29,19 @@ class KeyProvider(Protocol):
         ...
 
     def rotate(self) -> int:
-        """Create a new KEK version, make it active and return it; older versions stay usable."""
+        """Create a new KEK version, make it active and return it; older versions stay usable until retired."""
+        ...
+
+    def versions(self) -> list[int]:
+        """Every KEK version the provider still holds, the active one included."""
+        ...
+
+    def retire(self, versions: Collection[int]) -> list[int]:
+        """Destroy these KEK versions (never the active one: KeyProviderError); return those destroyed.
+
+        Whatever is still wrapped under them can never be unwrapped again: the caller checks first
+        that nothing is (core.crypto.rotation.retire_keys).
+        """
         ...
 
     def blind_index_key(self) -> bytes:

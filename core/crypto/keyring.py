@@ -3,27 +3,27 @@
 The file holds every KEK version, the blind-index key and the key of plugins' pseudonyms. ``dossier keys rotate`` rewrites it
 (atomically, under a lock) while workers keep serving; a worker that meets a KEK version it does
 not know, or whose reload interval has passed, reads the file again, so reads never fail during
-a rotation.
+a rotation. ``dossier keys retire`` removes KEK versions that no data key is wrapped under any
+more (core.crypto.rotation checks that first): the file is rewritten without them, and a worker
+that reloads simply no longer has them (docs/erasure.md).
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.crypto.interfaces import KeyProviderError
-from core.files import write_private_json
+from core.files import file_lock, write_private_json
 
 KEYRING_FORMAT = 1
 NONCE_SIZE = 12
@@ -68,7 +68,7 @@ class LocalKeyring:
     @classmethod
     def add_missing_keys(cls, path: Path) -> list[str]:
         """Add the keys a keyring written by an earlier version lacks; return their names."""
-        with _file_lock(path):
+        with file_lock(path):
             with path.open("r", encoding="utf-8") as fh:
                 document = json.load(fh)
             added = [name for name in ("pseudonym_key",) if name not in document]
@@ -97,14 +97,14 @@ class LocalKeyring:
             self._load()
             kek = self._keks.get(version)
             if kek is None:
-                raise KeyProviderError(f"unknown key-encryption key version {version}")
+                raise KeyProviderError(f"unknown key-encryption key version {version} (never created, or retired)")
         try:
             return kek.decrypt(wrapped[:NONCE_SIZE], wrapped[NONCE_SIZE:], _aad(version, context))
         except Exception as exc:  # cryptography raises InvalidTag; any failure means no key
             raise KeyProviderError("data key does not unwrap") from exc
 
     def rotate(self) -> int:
-        with _file_lock(self.path):
+        with file_lock(self.path):
             document = self._read()
             version = max(int(v) for v in document["keks"]) + 1
             document["keks"][str(version)] = _b64(AESGCM.generate_key(bit_length=256))
@@ -112,6 +112,25 @@ class LocalKeyring:
             write_private_json(self.path, document)
         self._load()
         return version
+
+    def versions(self) -> list[int]:
+        self._maybe_reload()
+        return sorted(self._keks)
+
+    def retire(self, versions: Collection[int]) -> list[int]:
+        with file_lock(self.path):
+            document = self._read()
+            if int(document["active"]) in versions:
+                raise KeyProviderError("the active key-encryption key version cannot be retired")
+            retired = sorted(v for v in versions if str(v) in document["keks"])
+            for version in retired:
+                # NOTE: the rewritten file holds no copy of these keys; copies of the file taken
+                # before (backups, snapshots) are the operator's to destroy (docs/erasure.md).
+                del document["keks"][str(version)]
+            if retired:
+                write_private_json(self.path, document)
+        self._load()
+        return retired
 
     def blind_index_key(self) -> bytes:
         return self._blind_key
@@ -164,12 +183,3 @@ class LocalKeyring:
 def _aad(version: int, context: bytes) -> bytes:
     return b"dossier/dek/v1|" + str(version).encode() + b"|" + context
 
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

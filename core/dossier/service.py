@@ -21,7 +21,6 @@ from core.access import authorize, require_role
 from core.categories import ACTIVITY, CONTACTS, IDENTITY, PROFILE, section_of
 from core.crypto.blind_index import IndexKind, blind_index
 from core.crypto.sealing import SubjectCipher
-from core.db import forget_old_versions
 from core.dossier import records, store
 from core.dossier.records import (
     ACTIVITY_CATEGORY,
@@ -282,17 +281,23 @@ def record_activity(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_i
 
 
 def erase_subject(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str) -> None:
-    """Erasure by key destruction (invariant 6): the data key goes, the ciphertext stays unreadable.
+    """Erasure by key destruction (invariant 6): the data key goes, and with it every way to read
+    what was sealed under it.
 
-    The seeker's account is closed and its username replaced, blind indexes and assignments
-    removed. Records keep only references, so that the access log stays verifiable. Every plugin
-    that held the seeker's data is asked to purge it once the erasure commits.
+    The seeker's records go too, sealed fields and the plain metadata that describes them (kind,
+    category, times); so do blind indexes, assignments and the plugin events not yet delivered.
+    The account is closed and its username replaced. What stays is the subject's row (its id and
+    erasure time), which the audit log and consent receipts refer to. Every plugin that held the
+    seeker's data is asked to purge it once the erasure commits. Copies of the old data key (dead
+    row versions, backups) stop opening when the key-encryption keys are retired (docs/erasure.md).
     """
     with rt.transaction() as conn:
         now = rt.clock()
         authorize(conn, actor, Action.SUBJECT_ERASE, subject_id, now=now)
         purges.schedule(rt, plugins, conn, subject_id, None, purges.Cause.SUBJECT_ERASED, now, actor.request_id)
+        outbox.forget_subject(conn, subject_id)
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
+        store.delete_records(conn, subject_id)
         conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id))
         conn.execute(delete(seeker_assignments).where(seeker_assignments.c.subject_id == subject_id))
         conn.execute(
@@ -300,7 +305,9 @@ def erase_subject(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id:
             .where(accounts.c.subject_id == subject_id)
             .values(username="erased:" + subject_id, password_hash=None, disabled_at=now)
         )
-    forget_old_versions(rt.engine)
+    # NOTE: after the commit, and without waiting for readers: a backup reading the database
+    # delays only the WAL cleanup (core.db.WalCleanup), not the answer nor other writers.
+    rt.work.forget_old_versions()
     rt.sealer.forget_data_keys()
 
 

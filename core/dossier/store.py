@@ -117,6 +117,13 @@ def write_fields(
         conn.execute(insert(sealed_fields), rows)
 
 
+def delete_records(conn: Connection, subject_id: str) -> None:
+    """Every record of the subject and its sealed fields: ciphertexts, and the plain metadata that
+    describes them (kind, category, times, who recorded it)."""
+    conn.execute(delete(sealed_fields).where(sealed_fields.c.subject_id == subject_id))
+    conn.execute(delete(records).where(records.c.subject_id == subject_id))
+
+
 def set_blind_index(conn: Connection, subject_id: str, kind: str, digest: bytes | None) -> None:
     conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id, blind_indexes.c.kind == kind))
     if digest is not None:

@@ -80,7 +80,11 @@ class JwkSchema(Schema):
     alg = fields.String()
     key_ops = fields.List(fields.String())
     dossier_use = fields.String(metadata={"enum": ["token", "receipt", "checkpoint"],
-                                          "description": "what this instance signs with it"})
+                                          "description": "what this instance signs with it, or signed with it before its retirement"})
+    dossier_status = fields.String(metadata={"enum": ["active", "retired"],
+                                             "description": "retired: it signs nothing any more; receipts and checkpoints it "
+                                                            "signed still verify, tokens do not"})
+    retired_at = fields.String(metadata={"format": "date-time", "description": "when a retired key was retired (absent otherwise)"})
 
 
 class JwksSchema(Schema):

@@ -1,9 +1,10 @@
 """Access tokens: JWTs in the RFC 9068 profile, signed with the instance's token key.
 
-Verification refuses anything but our algorithm and our key (so ``alg: none`` and tokens signed by
-a foreign key fail), checks ``typ``, issuer, audience and expiry, and remembers a verified token
-until it expires: the same bytes always verify the same way, and the signature check is a real
-share of a request's cost.
+Verification refuses anything but our algorithm and our active token key (so ``alg: none``,
+tokens signed by a foreign key, by another use's key or by a retired token key fail), checks
+``typ``, issuer, audience and expiry, and remembers a verified token until it expires or the token
+key changes: the same bytes always verify the same way, and the signature check is a real share of
+a request's cost.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class TokenService:
         self._cache_size = cache_size
         self._cache: OrderedDict[str, TokenClaims] = OrderedDict()
         self._lock = Lock()
+        self._key_generation = keys.generation()
 
     def issue(self, account_id: str, role: str, client_id: str = "dossier", ttl: int | None = None, *,
               subject_id: str | None = None, employer_id: str | None = None, scope: str | None = None) -> str:
@@ -90,6 +92,7 @@ class TokenService:
 
     def verify(self, token: str) -> TokenClaims:
         now = self._clock()
+        generation = self._forget_if_keys_changed()
         cached = self._cache.get(token)
         if cached is not None:
             if cached.expires_at + self._leeway < now:
@@ -98,14 +101,24 @@ class TokenService:
         claims = self._verify_signed(token, now)
         if self._cache_size:
             with self._lock:
-                self._cache[token] = claims
+                if generation == self._key_generation:  # not if the keys changed meanwhile
+                    self._cache[token] = claims
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return claims
 
+    def _forget_if_keys_changed(self) -> int:
+        # NOTE: a rotation retires the token key: what it verified is not remembered past it.
+        generation = self._keys.generation()
+        if generation != self._key_generation:
+            with self._lock:
+                self._cache.clear()
+                self._key_generation = generation
+        return generation
+
     def _verify_signed(self, token: str, now: float) -> TokenClaims:
         try:
-            decoded = jwt.decode(token, self._keys.verification_keys, algorithms=[SIGNING_ALGORITHM])
+            decoded = jwt.decode(token, self._keys.public_keyset(KeyUse.TOKEN), algorithms=[SIGNING_ALGORITHM])
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise InvalidToken("signature or format") from exc
         if decoded.header.get("typ", "").lower() not in (TOKEN_TYPE, "application/" + TOKEN_TYPE):

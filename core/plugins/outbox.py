@@ -61,6 +61,13 @@ def emit(rt: Runtime, plugins: PluginGateway, conn: Connection, event: Event, su
     after_commit(conn, lambda: deliver_soon(rt, plugins), once_as="plugin-events")
 
 
+def forget_subject(conn: Connection, subject_id: str) -> None:
+    """At an erasure, in its transaction: the events not yet delivered about the subject go. They
+    would release nothing any more (the subject is erased), and they say in clear which record of
+    which category the seeker had (docs/erasure.md)."""
+    store.delete_subject_events(conn, subject_id)
+
+
 def deliver_soon(rt: Runtime, plugins: PluginGateway) -> None:
     """After a commit that queued events: deliver them now (inline) or wake the worker."""
     if rt.settings.PLUGIN_DISPATCH_INTERVAL == 0:

@@ -327,6 +327,10 @@ def delete_event(conn: Connection, event_id: int) -> None:
     conn.execute(delete(plugin_events).where(plugin_events.c.id == event_id))
 
 
+def delete_subject_events(conn: Connection, subject_id: str) -> None:
+    conn.execute(delete(plugin_events).where(plugin_events.c.subject_id == subject_id))
+
+
 # -- purges ------------------------------------------------------------------------------------
 
 

@@ -91,6 +91,24 @@ def test_unknown_version_is_refused(keyring: LocalKeyring) -> None:
         keyring.unwrap(version + 5, wrapped, b"ctx")
 
 
+def test_a_retired_version_is_gone_for_every_process_and_the_active_one_stays(keyring: LocalKeyring) -> None:
+    other = LocalKeyring(keyring.path, reload_interval=0)
+    old_version, old = keyring.wrap(b"k" * 32, b"ctx")
+    assert other.unwrap(old_version, old, b"ctx") == b"k" * 32
+    version = keyring.rotate()
+    with pytest.raises(KeyProviderError):
+        keyring.retire([version])
+    assert keyring.retire([old_version, 99]) == [old_version]
+    assert str(old_version) not in json.loads(keyring.path.read_text())["keks"]
+    assert stat.S_IMODE(os.stat(keyring.path).st_mode) == 0o600
+    for provider in (keyring, other):
+        assert provider.versions() == [version]
+        with pytest.raises(KeyProviderError):
+            provider.unwrap(old_version, old, b"ctx")
+        provider.ping()
+    assert keyring.retire([old_version]) == []
+
+
 def test_keys_never_appear_in_wrapped_form(keyring: LocalKeyring) -> None:
     document = json.loads(keyring.path.read_text())
     _, wrapped = keyring.wrap(b"D" * 32, b"ctx")
