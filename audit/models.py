@@ -34,9 +34,10 @@ class AuditQueued(Base):
 class AuditLeaf(Base):
     """An entry in the tree. ``canonical`` is exactly the bytes that were hashed.
 
-    The other columns repeat fields of ``canonical`` for filtering. The sequencer derives them from
-    ``canonical``, verification checks them against it, and what the API returns is read from
-    ``canonical``.
+    The other columns repeat fields of ``canonical`` that queries need an index for (the subject, the
+    time, the chain position). The sequencer derives them from ``canonical``, verification checks
+    them against it, and what the API returns is read from ``canonical``; the other filters (actor,
+    decision) read ``canonical`` itself.
     """
 
     __tablename__ = "audit_leaves"
@@ -44,13 +45,14 @@ class AuditLeaf(Base):
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     canonical: Mapped[bytes] = mapped_column(LargeBinary)
     subject_ref: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
-    actor_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
-    decision: Mapped[str] = mapped_column(String(10))
     at: Mapped[datetime] = mapped_column()
+    # The entry's place in its subject's chain (format 2 on; None before, or without a subject).
+    chain_n: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    chain_prev: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
     __table_args__ = (
-        Index("ix_audit_leaves_subject", "subject_ref", "leaf_index"),
-        Index("ix_audit_leaves_actor", "actor_id", "leaf_index"),
+        # Covering the chain check: each subject's leaves in order, with their chain positions.
+        Index("ix_audit_leaves_subject", "subject_ref", "leaf_index", "chain_n", "chain_prev"),
         Index("ix_audit_leaves_at", "at"),
     )
 

@@ -12,14 +12,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Boolean, ColumnElement, LargeBinary, Row, bindparam, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit import note, store
@@ -269,10 +271,12 @@ def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | N
     query = select(audit_leaves.c.leaf_index, audit_leaves.c.leaf_hash, audit_leaves.c.canonical).order_by(audit_leaves.c.leaf_index)
     if subject is not None:
         query = query.where(audit_leaves.c.subject_ref == subject)
+    # Actor and decision have no column: the hashed bytes are searched (a UUID or a decision word
+    # holds no LIKE wildcard; the exact match is checked again below).
     if actor_id is not None:
-        query = query.where(audit_leaves.c.actor_id == actor_id)
+        query = query.where(_entry_holds(f'"id":"{actor_id}"'))
     if decision is not None:
-        query = query.where(audit_leaves.c.decision == decision)
+        query = query.where(_entry_holds(f'"decision":"{decision}"'))
     if since is not None:
         query = query.where(audit_leaves.c.at >= since)
     if until is not None:
@@ -291,13 +295,39 @@ def entries(rt: Runtime, actor: Actor, *, subject: str | None, actor_id: str | N
     return EntriesPage(wanted, items[-1].leaf_index if len(rows) > limit else None)
 
 
-def _actor_name(recorded: dict[str, Any], staff_names: dict[str, str], reader: Actor) -> str | None:
+def _entry_holds(member: str) -> ColumnElement[bool]:
+    """The entry's bytes contain ``member``: ``instr`` on SQLite, ``position`` on PostgreSQL (both
+    search bytes in bytes); rendered per dialect by ``_contains`` below."""
+    return _Contains(audit_leaves.c.canonical, bindparam(None, member.encode(), type_=LargeBinary))
+
+
+class _Contains(ColumnElement[bool]):
+    """``needle`` occurs in ``haystack`` (both bytes)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+    def __init__(self, haystack: ColumnElement[bytes], needle: ColumnElement[bytes]) -> None:
+        self.haystack, self.needle = haystack, needle
+
+
+@compiles(_Contains, "sqlite")
+def _contains_sqlite(element: _Contains, compiler: Any, **kw: Any) -> str:
+    return f"instr({compiler.process(element.haystack, **kw)}, {compiler.process(element.needle, **kw)}) > 0"
+
+
+@compiles(_Contains, "postgresql")
+def _contains_postgresql(element: _Contains, compiler: Any, **kw: Any) -> str:
+    return f"position({compiler.process(element.needle, **kw)} IN {compiler.process(element.haystack, **kw)}) > 0"
+
+
+def _actor_name(recorded: dict[str, Any], staff_names: dict[str, str], reader: Actor | None) -> str | None:
     """Who, as the seeker reads it: a staff member's name, a plugin's name, or "you"."""
     if recorded["role"] in STAFF:
         return staff_names.get(recorded["id"])
     if recorded["role"] == "plugin" and recorded.get("client"):
         return str(recorded["client"]).removeprefix("plugin:")
-    return "vous / you" if recorded["id"] == reader.account_id else None
+    return "vous / you" if reader is not None and recorded["id"] == reader.account_id else None
 
 
 def access_log(rt: Runtime, actor: Actor, subject_id: str) -> AccessLog:
@@ -310,6 +340,11 @@ def access_log(rt: Runtime, actor: Actor, subject_id: str) -> AccessLog:
     with rt.transaction() as conn:
         authorize(conn, actor, Action.ACCESS_LOG_READ, subject_id, (), now=rt.clock())
     signed = checkpoint_now(rt)
+    return AccessLog(ACCESS_LOG_FORMAT, subject_id, actor.request_id, listed(rt, subject_id, signed, actor), signed)
+
+
+def listed(rt: Runtime, subject_id: str, signed: store.Checkpoint, reader: Actor | None) -> list[AccessLogItem]:
+    """The entries about ``subject_id`` in the tree ``signed`` covers, each with its leaf and inclusion path."""
     with rt.engine.connect() as conn:
         rows = conn.execute(
             select(audit_leaves.c.leaf_index, audit_leaves.c.canonical)
@@ -323,13 +358,12 @@ def access_log(rt: Runtime, actor: Actor, subject_id: str) -> AccessLog:
         staff_ids = {e["actor"]["id"] for _, _, e in parsed if e["actor"]["role"] in STAFF}
         names = dict(conn.execute(select(accounts.c.id, accounts.c.username)
                                   .where(accounts.c.id.in_(staff_ids))).all()) if staff_ids else {}
-    items = [
-        AccessLogItem(datetime.fromisoformat(e["at"]), e["actor"]["role"], _actor_name(e["actor"], names, actor), e["action"],
+    return [
+        AccessLogItem(datetime.fromisoformat(e["at"]), e["actor"]["role"], _actor_name(e["actor"], names, reader), e["action"],
                       e["purposes"][0] if e["purposes"] else None, e["purposes"], e["categories"], e["decision"], e["reason"],
                       index, canonical.decode("utf-8"), paths[index])
         for index, canonical, e in parsed
     ]
-    return AccessLog(ACCESS_LOG_FORMAT, subject_id, actor.request_id, items, signed)
 
 
 # -- verification and export --------------------------------------------------------------
@@ -352,16 +386,19 @@ def verify(rt: Runtime, update_witness: bool = True) -> Report:
     witness_path = rt.settings.instance_path / WITNESS_FILE
     trusted = [json.loads(witness_path.read_text())["jws"]] if witness_path.is_file() else []
     jwks = rt.signing.jwks()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-columns") as beside, rt.engine.connect() as conn:
-        columns = beside.submit(_columns_and_chains, rt)
+    # One thread beside this one: on two cores, a third would only take turns with them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as beside, rt.engine.connect() as conn:
+        columns = beside.submit(_checked, rt, store.columns_disagree)
+        chained = beside.submit(_chains_checked, rt)
         kept = conn.execute(select(audit_checkpoints.c.tree_size, audit_checkpoints.c.jws, audit_checkpoints.c.note)
                             .order_by(audit_checkpoints.c.tree_size)).all()
         nodes = store.stored_nodes(conn)
         report = verify_log(store.leaves(conn), [row.jws for row in kept], jwks, trusted, expected_size=store.tree_size(conn),
                             stored_nodes=iter(nodes), stored_from_level=store.STORED_LEVEL)
-        first_bad, chains = columns.result()
+        bad = [index for index in (columns.result(), chained.result()[0]) if index is not None]
+        first_bad, chains = (min(bad) if bad else None), chained.result()[1]
     if first_bad is not None:
-        report.fail(f"leaf {first_bad}: a column that repeats the entry (subject, actor, decision, time) or its place in "
+        report.fail(f"leaf {first_bad}: a column that repeats the entry (subject, time, chain position) or its place in "
                     "the subject's chain does not match the hashed bytes", first_bad)
     if chains is not None:
         report.fail(f"the sequencer's chain table was altered: {chains}")
@@ -399,9 +436,16 @@ def _cosignature_problem(rt: Runtime, notes: dict[int, str | None]) -> str | Non
     return None
 
 
-def _columns_and_chains(rt: Runtime) -> tuple[int | None, str | None]:
+# The checks that SQL does, each on a connection of its own: the database runs them beside the
+# hashing (SQLite's C code releases the interpreter's lock; PostgreSQL is another process).
+def _checked(rt: Runtime, check: Callable[[Connection], int | None]) -> int | None:
     with rt.engine.connect() as conn:
-        return store.first_inconsistent_leaf(conn), store.chain_mismatch(conn)
+        return check(conn)
+
+
+def _chains_checked(rt: Runtime) -> tuple[int | None, str | None]:
+    with rt.engine.connect() as conn:
+        return store.chain_broken(conn), store.chain_mismatch(conn)
 
 
 def _kept_checkpoint_problem(kept: Sequence[Row[Any, Any, Any]], jwks: dict[str, Any], verifiers: list[note.Verifier]) -> str | None:

@@ -149,7 +149,8 @@ def _queued(batch: int) -> Prepared:
 
 _STORE_LEAF = Prepared(insert(audit_leaves).values(
     leaf_index=bindparam("leaf_index"), leaf_hash=bindparam("leaf_hash"), canonical=bindparam("canonical"),
-    subject_ref=bindparam("subject_ref"), actor_id=bindparam("actor_id"), decision=bindparam("decision"), at=bindparam("at"),
+    subject_ref=bindparam("subject_ref"), at=bindparam("at"),
+    chain_n=bindparam("chain_n"), chain_prev=bindparam("chain_prev"),
 ))
 _STORE_NODE = Prepared(insert(audit_nodes).values(level=bindparam("level"), index=bindparam("index"), hash=bindparam("hash")))
 # One id at a time, never a range: on PostgreSQL an entry with a smaller id may commit after
@@ -186,15 +187,16 @@ def integrate(conn: Connection, keys: SigningKeys, now: datetime, *, origin: str
         canonical = leaf_bytes(document, chain)
         digest = leaf_hash(canonical)
         leaves.append({"leaf_index": index, "leaf_hash": digest, "canonical": canonical, "subject_ref": subject,
-                       "actor_id": document["actor"]["id"], "decision": document["decision"], "at": datetime.fromisoformat(document["at"])})
+                       "at": datetime.fromisoformat(document["at"]),
+                       "chain_n": chain.n if chain else None, "chain_prev": chain.prev if chain else None})
         nodes += [{"level": level, "index": i, "hash": h} for level, i, h in frontier.append(digest) if level >= STORED_LEVEL]
         dequeued.append({"id": queued_id})
     _STORE_LEAF.run_many(conn, leaves)
     if nodes:
         _STORE_NODE.run_many(conn, nodes)
     _DEQUEUE.run_many(conn, dequeued)
-    moved = [{"subject_ref": subject, "entries": chains[subject][0], "last_index": chains[subject][1]}
-             for subject in dict.fromkeys(leaf["subject_ref"] for leaf in leaves if leaf["subject_ref"])]
+    touched = dict.fromkeys(str(leaf["subject_ref"]) for leaf in leaves if leaf["subject_ref"])
+    moved = [{"subject_ref": subject, "entries": chains[subject][0], "last_index": chains[subject][1]} for subject in touched]
     if moved:
         upsert(conn, audit_subject_chains, moved, keys=["subject_ref"], changes=["entries", "last_index"])
     conn.execute(update(audit_tree).where(audit_tree.c.id == 1).values(size=frontier.size))
@@ -262,45 +264,62 @@ def latest_checkpoint(conn: Connection, keys: SigningKeys) -> Checkpoint | None:
 
 # -- what verification checks besides the hashes -------------------------------------------
 
-# The leaf's columns against its hashed bytes, and its place in its subject's chain against the
-# leaves before it: one statement, run by the database beside the hashing (docs/audit.md). The
-# bytes are canonical JSON, where every unescaped quote is structural, so a match of
-# '"subject":"<ref>"' can only be the subject member. Leaves of format 1 predate the chain and the
-# fixed time format: only their subject, actor and decision are compared.
-_INCONSISTENT_LEAF = {
+# The leaf's columns against its hashed bytes, in one scan of the table: the bytes are canonical
+# JSON, where every unescaped quote is structural, so a match of '"subject":"<ref>"' can only be the
+# subject member. Leaves of format 1 predate the chain and the fixed time format: only their
+# subject is compared. The patterns are bytes, compared with the bytes as stored.
+_COLUMNS_DISAGREE = {
+    # The subject is the last member but the format's ("subject":...,"v":N}, keys being sorted): on
+    # SQLite the tail of the bytes is compared, cheaper than a search. A leaf with chain columns
+    # must carry them in its bytes; one without, about a subject, must be of format 1; the time
+    # must be the leaf's own (a leaf of format 1 wrote no microseconds when they were zero). The
+    # format-1 test runs only where the others leave it to decide.
     "sqlite": """
-SELECT min(leaf_index) FROM (
-  SELECT leaf_index, CAST(canonical AS TEXT) AS j, subject_ref, actor_id, decision, replace(at, ' ', 'T') AS at,
-         lag(leaf_index) OVER w AS prev, row_number() OVER w - 1 AS n
-  FROM audit_leaves WINDOW w AS (PARTITION BY subject_ref ORDER BY leaf_index)
-) WHERE instr(j, '"subject":' || coalesce('"' || subject_ref || '"', 'null')) = 0
-     OR instr(j, '"id":' || coalesce('"' || actor_id || '"', 'null')) = 0
-     OR instr(j, '"decision":"' || decision || '"') = 0
-     OR (instr(j, '"v":1}') = 0 AND (
-         instr(j, '"at":"' || at || '+00:00"') = 0
-         OR (subject_ref IS NOT NULL AND instr(j, '"chain":{"n":' || n || ',"prev":' || coalesce(prev, 'null') || '}') = 0)))
+SELECT min(leaf_index) FROM audit_leaves
+WHERE (substr(canonical, -length(CAST(',"subject":' || coalesce('"' || subject_ref || '"', 'null') || ',"v":2}' AS BLOB)))
+         != CAST(',"subject":' || coalesce('"' || subject_ref || '"', 'null') || ',"v":2}' AS BLOB)
+       AND substr(canonical, -length(CAST(',"subject":' || coalesce('"' || subject_ref || '"', 'null') || ',"v":1}' AS BLOB)))
+         != CAST(',"subject":' || coalesce('"' || subject_ref || '"', 'null') || ',"v":1}' AS BLOB))
+   OR (chain_n IS NOT NULL AND (subject_ref IS NULL OR coalesce(instr(canonical, CAST(
+       '"chain":{"n":' || chain_n || ',"prev":' || coalesce(chain_prev, 'null') || '}' AS BLOB)), 0) = 0))
+   OR (chain_n IS NULL AND subject_ref IS NOT NULL AND instr(canonical, CAST('"v":1}' AS BLOB)) = 0)
+   OR (instr(canonical, CAST('"at":"' || replace(at, ' ', 'T') || '+00:00"' AS BLOB)) = 0
+       AND instr(canonical, CAST('"v":1}' AS BLOB)) = 0)
 """,
     "postgresql": """
-SELECT min(leaf_index) FROM (
-  SELECT leaf_index, canonical AS j, subject_ref, actor_id, decision,
-         to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at,
-         lag(leaf_index) OVER w AS prev, row_number() OVER w - 1 AS n
-  FROM audit_leaves WINDOW w AS (PARTITION BY subject_ref ORDER BY leaf_index)
-) AS checked
-WHERE position(convert_to('"subject":' || coalesce('"' || subject_ref || '"', 'null'), 'UTF8') IN j) = 0
-   OR position(convert_to('"id":' || coalesce('"' || actor_id || '"', 'null'), 'UTF8') IN j) = 0
-   OR position(convert_to('"decision":"' || decision || '"', 'UTF8') IN j) = 0
-   OR (position(convert_to('"v":1}', 'UTF8') IN j) = 0 AND (
-       position(convert_to('"at":"' || at || '+00:00"', 'UTF8') IN j) = 0
-       OR (subject_ref IS NOT NULL AND position(convert_to('"chain":{"n":' || n || ',"prev":' || coalesce(prev::text, 'null') || '}',
-                                                            'UTF8') IN j) = 0)))
+SELECT min(leaf_index) FROM audit_leaves
+WHERE position(convert_to(',"subject":' || coalesce('"' || subject_ref || '"', 'null') || ',"v":', 'UTF8') IN canonical) = 0
+   OR (chain_n IS NOT NULL AND (subject_ref IS NULL OR coalesce(position(convert_to(
+       '"chain":{"n":' || chain_n || ',"prev":' || coalesce(chain_prev::text, 'null') || '}', 'UTF8') IN canonical), 0) = 0))
+   OR (chain_n IS NULL AND subject_ref IS NOT NULL AND position(convert_to('"v":1}', 'UTF8') IN canonical) = 0)
+   OR (position(convert_to('"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00"', 'UTF8')
+                IN canonical) = 0
+       AND position(convert_to('"v":1}', 'UTF8') IN canonical) = 0)
 """,
 }
 
+# Each subject's leaves in order, from the covering index alone: each leaf's chain position must
+# count the subject's leaves before it and name the last of them. (The column scan above ties these
+# columns to the bytes.)
+_CHAIN_BROKEN = """
+SELECT min(leaf_index) FROM (
+  SELECT leaf_index, chain_n, chain_prev, lag(leaf_index) OVER w AS prev, row_number() OVER w - 1 AS n
+  FROM audit_leaves WHERE subject_ref IS NOT NULL
+  WINDOW w AS (PARTITION BY subject_ref ORDER BY leaf_index)
+) AS ordered WHERE chain_n IS NOT NULL AND (chain_n <> n OR chain_prev IS NULL AND prev IS NOT NULL
+                                            OR chain_prev IS NOT NULL AND (prev IS NULL OR chain_prev <> prev))
+"""
 
-def first_inconsistent_leaf(conn: Connection) -> int | None:
-    """The first leaf whose columns or chain disagree with the hashed bytes, if any."""
-    found: int | None = conn.exec_driver_sql(_INCONSISTENT_LEAF[conn.dialect.name]).scalar()
+
+def columns_disagree(conn: Connection) -> int | None:
+    """The first leaf whose columns disagree with its hashed bytes, if any."""
+    found: int | None = conn.exec_driver_sql(_COLUMNS_DISAGREE[conn.dialect.name]).scalar()
+    return found
+
+
+def chain_broken(conn: Connection) -> int | None:
+    """The first leaf whose chain position does not follow its subject's leaves before it, if any."""
+    found: int | None = conn.exec_driver_sql(_CHAIN_BROKEN).scalar()
     return found
 
 

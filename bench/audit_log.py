@@ -32,12 +32,13 @@ sys.path.insert(0, str(ROOT))
 
 from typing import Any  # noqa: E402
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from audit import store as audit_store  # noqa: E402
 from audit.entries import Entry  # noqa: E402
-from audit.models import audit_leaves, audit_queue  # noqa: E402
-from audit.service import checkpoint_now, verify  # noqa: E402
+from audit.models import audit_queue  # noqa: E402
+from audit.schemas import AccessLogSchema  # noqa: E402
+from audit.service import AccessLog, checkpoint_now, listed, verify  # noqa: E402
 from audit.verifier import ACCESS_LOG_FORMAT, verify_access_log  # noqa: E402
 from consent.store import load_catalogue  # noqa: E402
 from core.app import create_app  # noqa: E402
@@ -93,23 +94,11 @@ def integrate_all(rt: Any) -> tuple[int, float]:
 
 
 def seeker_proof(rt: Any) -> tuple[int, float, float, int]:
-    """The heavy seeker's access-log document as the API builds it: (bytes, build s, verify s, entries)."""
+    """The heavy seeker's access-log response, as the service builds and dumps it: (bytes, build s, verify s, entries)."""
     started = time.perf_counter()
     signed = checkpoint_now(rt)
-    with rt.engine.connect() as conn:
-        rows = conn.execute(select(audit_leaves.c.leaf_index, audit_leaves.c.canonical)
-                            .where(audit_leaves.c.subject_ref == HEAVY_SEEKER, audit_leaves.c.leaf_index < signed.tree_size)
-                            .order_by(audit_leaves.c.leaf_index)).all()
-        paths = audit_store.inclusion_paths(conn, [r.leaf_index for r in rows], signed.tree_size)
-    items = []
-    for r in rows:
-        e = json.loads(r.canonical)
-        items.append({"at": e["at"], "actor_role": e["actor"]["role"], "actor": None, "action": e["action"], "purposes": e["purposes"],
-                      "categories": e["categories"], "decision": e["decision"], "reason": e["reason"], "leaf_index": r.leaf_index,
-                      "leaf": bytes(r.canonical).decode(), "inclusion": [h.hex() for h in paths[r.leaf_index]]})
-    document = {"format": ACCESS_LOG_FORMAT, "subject": HEAVY_SEEKER, "request_id": ANCHOR_REQUEST, "entries": items,
-                "checkpoint": signed.as_dict()}
-    text = json.dumps(document)
+    document = AccessLog(ACCESS_LOG_FORMAT, HEAVY_SEEKER, ANCHOR_REQUEST, listed(rt, HEAVY_SEEKER, signed, None), signed)
+    text = json.dumps(AccessLogSchema().dump(document))
     built = time.perf_counter() - started
     jwks = json.loads(json.dumps(rt.signing.jwks()))
     started = time.perf_counter()

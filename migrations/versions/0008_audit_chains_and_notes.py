@@ -26,7 +26,7 @@ depends_on = None
 BIG = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 leaves = sa.table('audit_leaves', sa.column('leaf_index', BIG), sa.column('canonical', sa.LargeBinary),
-                  sa.column('subject_ref', sa.String))
+                  sa.column('subject_ref', sa.String), sa.column('actor_id', sa.String), sa.column('decision', sa.String))
 nodes = sa.table('audit_nodes', sa.column('level', sa.Integer), sa.column('index', BIG))
 queue = sa.table('audit_queue', sa.column('id', BIG), sa.column('canonical', sa.LargeBinary),
                  sa.column('subject_ref', sa.String), sa.column('actor_id', sa.String), sa.column('decision', sa.String),
@@ -50,6 +50,16 @@ def upgrade() -> None:
     bind.execute(sa.delete(leaves).where(leaves.c.leaf_index >= signed))
     bind.execute(sa.delete(nodes).where((nodes.c.index + 1).op('<<')(nodes.c.level) > signed))
     bind.execute(sa.update(tree).where(tree.c.id == 1).values(size=signed))
+
+    with op.batch_alter_table('audit_leaves', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('chain_n', BIG, nullable=True))
+        batch_op.add_column(sa.Column('chain_prev', BIG, nullable=True))
+        # Actor and decision are read from the hashed bytes: no column to keep in step with them.
+        batch_op.drop_index('ix_audit_leaves_actor')
+        batch_op.drop_column('actor_id')
+        batch_op.drop_column('decision')
+        batch_op.drop_index('ix_audit_leaves_subject')
+        batch_op.create_index('ix_audit_leaves_subject', ['subject_ref', 'leaf_index', 'chain_n', 'chain_prev'], unique=False)
 
     op.create_table('audit_subject_chains',
     sa.Column('subject_ref', sa.String(length=36), nullable=False),
@@ -112,3 +122,17 @@ def downgrade() -> None:
         batch_op.alter_column('at', nullable=False)
     op.drop_table('audit_cosignatures')
     op.drop_table('audit_subject_chains')
+    with op.batch_alter_table('audit_leaves', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_leaves_subject')
+        batch_op.create_index('ix_audit_leaves_subject', ['subject_ref', 'leaf_index'], unique=False)
+        batch_op.drop_column('chain_prev')
+        batch_op.drop_column('chain_n')
+        batch_op.add_column(sa.Column('actor_id', sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column('decision', sa.String(length=10), nullable=True))
+    for index, canonical in bind.execute(sa.select(leaves.c.leaf_index, leaves.c.canonical)).all():
+        document = json.loads(canonical)
+        bind.execute(sa.update(leaves).where(leaves.c.leaf_index == index).values(
+            actor_id=document['actor']['id'], decision=document['decision']))
+    with op.batch_alter_table('audit_leaves', schema=None) as batch_op:
+        batch_op.alter_column('decision', nullable=False)
+        batch_op.create_index('ix_audit_leaves_actor', ['actor_id', 'leaf_index'], unique=False)

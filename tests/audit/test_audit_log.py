@@ -98,7 +98,7 @@ def _tamper(rt, how: str) -> None:  # type: ignore[no-untyped-def]
                 conn.execute(update(audit_leaves).where(audit_leaves.c.leaf_index == row.leaf_index)
                              .values(leaf_index=row.leaf_index + 1))
             conn.execute(audit_leaves.insert().values(leaf_index=1, leaf_hash=leaf_hash(forged), canonical=forged,
-                                                      subject_ref=None, actor_id=None, decision="allow", at=rows[0].at))
+                                                      subject_ref=None, at=rows[0].at))
             conn.execute(update(audit_tree).values(size=len(rows) + 1))
 
 

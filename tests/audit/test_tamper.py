@@ -66,7 +66,7 @@ def _rewrite_entry(conn: Connection) -> None:
     index = _about_a_subject(conn)
     canonical = bytes(_leaf(conn, index).canonical).replace(b'"decision":"allow"', b'"decision":"deny"')
     conn.execute(update(audit_leaves).where(audit_leaves.c.leaf_index == index)
-                 .values(canonical=canonical, leaf_hash=leaf_hash(canonical), decision="deny"))
+                 .values(canonical=canonical, leaf_hash=leaf_hash(canonical)))
 
 
 def _shift_time(conn: Connection) -> None:
@@ -80,8 +80,8 @@ def _append_leaf(bump_size: bool) -> Tamper:
         size, model = _size(conn), _leaf(conn, 0)
         canonical = bytes(model.canonical).replace(b'"decision":"allow"', b'"decision":"deny"')
         conn.execute(insert(audit_leaves).values(leaf_index=size, leaf_hash=leaf_hash(canonical), canonical=canonical,
-                                                 subject_ref=model.subject_ref, actor_id=model.actor_id, decision=model.decision,
-                                                 at=model.at))
+                                                 subject_ref=model.subject_ref, at=model.at, chain_n=model.chain_n,
+                                                 chain_prev=model.chain_prev))
         if bump_size:
             conn.execute(update(audit_tree).values(size=size + 1))
     return tamper
@@ -91,8 +91,8 @@ def _swap_leaves(conn: Connection) -> None:
     first, second = _leaf(conn, 10), _leaf(conn, 11)
     for index, row in ((10, second), (11, first)):
         conn.execute(update(audit_leaves).where(audit_leaves.c.leaf_index == index).values(
-            leaf_hash=row.leaf_hash, canonical=row.canonical, subject_ref=row.subject_ref, actor_id=row.actor_id,
-            decision=row.decision, at=row.at))
+            leaf_hash=row.leaf_hash, canonical=row.canonical, subject_ref=row.subject_ref, at=row.at, chain_n=row.chain_n,
+            chain_prev=row.chain_prev))
 
 
 def _move_leaf(conn: Connection) -> None:
@@ -212,8 +212,10 @@ TAMPERS: dict[str, Tamper] = {
     "leaf: canonical rewritten, hash recomputed": _rewrite_entry,
     "leaf: subject_ref given to another seeker": _set_leaf(subject_ref=str(uuid.uuid4())),
     "leaf: subject_ref removed": _set_leaf(subject_ref=None),
-    "leaf: actor_id altered": _set_leaf(actor_id=str(uuid.uuid4())),
-    "leaf: decision altered": _set_leaf(decision="deny"),
+    "leaf: chain_n altered": _set_leaf(chain_n=0),
+    "leaf: chain_n removed": _set_leaf(chain_n=None),
+    "leaf: chain_prev altered": _set_leaf(chain_prev=1),
+    "leaf: chain_prev removed": _set_leaf(chain_prev=None),
     "leaf: at altered": _shift_time,
     "leaf: leaf_index moved": _move_leaf,
     "leaf: deleted": lambda conn: conn.execute(delete(audit_leaves).where(audit_leaves.c.leaf_index == 5)),
