@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, LargeBinary, Row, bindparam, func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -34,7 +33,7 @@ from core.errors import InvalidInput, NotFound
 from core.db import upsert
 from core.files import write_private_json
 from core.identity.roles import Actor, Role
-from core.models import accounts, iso_utc
+from core.models import accounts, employers, iso_utc
 from core.policy import Action, Decision
 from core.runtime import Runtime
 
@@ -323,7 +322,7 @@ def _contains_postgresql(element: _Contains, compiler: Any, **kw: Any) -> str:
 
 def _actor_name(recorded: dict[str, Any], staff_names: dict[str, str], reader: Actor | None) -> str | None:
     """Who, as the seeker reads it: a staff member's name, a plugin's name, or "you"."""
-    if recorded["role"] in STAFF:
+    if recorded["role"] in STAFF or recorded["role"] == Role.EMPLOYER.value:
         return staff_names.get(recorded["id"])
     if recorded["role"] == "plugin" and recorded.get("client"):
         return str(recorded["client"]).removeprefix("plugin:")
@@ -358,6 +357,10 @@ def listed(rt: Runtime, subject_id: str, signed: store.Checkpoint, reader: Actor
         staff_ids = {e["actor"]["id"] for _, _, e in parsed if e["actor"]["role"] in STAFF}
         names = dict(conn.execute(select(accounts.c.id, accounts.c.username)
                                   .where(accounts.c.id.in_(staff_ids))).all()) if staff_ids else {}
+        # An employer's user is shown as the employer: the organisation the seeker deals with.
+        employer_ids = {e["actor"]["id"] for _, _, e in parsed if e["actor"]["role"] == Role.EMPLOYER.value}
+        names |= dict(conn.execute(select(accounts.c.id, employers.c.name).join(employers, employers.c.id == accounts.c.employer_id)
+                                   .where(accounts.c.id.in_(employer_ids))).all()) if employer_ids else {}
     return [
         AccessLogItem(datetime.fromisoformat(e["at"]), e["actor"]["role"], _actor_name(e["actor"], names, reader), e["action"],
                       e["purposes"][0] if e["purposes"] else None, e["purposes"], e["categories"], e["decision"], e["reason"],
@@ -374,7 +377,8 @@ def verify(rt: Runtime, update_witness: bool = True) -> Report:
 
     The sequencer first integrates what is queued; it refuses to sign over a stored tree that does
     not match the latest signed checkpoint, and that refusal is a failure here. The columns and
-    chains are checked by one statement on a connection of its own, while this thread hashes.
+    chains are checked by SQL on a connection of its own (one statement on PostgreSQL), while this
+    thread hashes.
     """
     refused: str | None = None
     try:
@@ -388,15 +392,13 @@ def verify(rt: Runtime, update_witness: bool = True) -> Report:
     jwks = rt.signing.jwks()
     # One thread beside this one: on two cores, a third would only take turns with them.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as beside, rt.engine.connect() as conn:
-        columns = beside.submit(_checked, rt, store.columns_disagree)
-        chained = beside.submit(_chains_checked, rt)
+        compared = beside.submit(_leaves_checked, rt)
         kept = conn.execute(select(audit_checkpoints.c.tree_size, audit_checkpoints.c.jws, audit_checkpoints.c.note)
                             .order_by(audit_checkpoints.c.tree_size)).all()
         nodes = store.stored_nodes(conn)
         report = verify_log(store.leaves(conn), [row.jws for row in kept], jwks, trusted, expected_size=store.tree_size(conn),
                             stored_nodes=iter(nodes), stored_from_level=store.STORED_LEVEL)
-        bad = [index for index in (columns.result(), chained.result()[0]) if index is not None]
-        first_bad, chains = (min(bad) if bad else None), chained.result()[1]
+        first_bad, chains = compared.result()
     if first_bad is not None:
         report.fail(f"leaf {first_bad}: a column that repeats the entry (subject, time, chain position) or its place in "
                     "the subject's chain does not match the hashed bytes", first_bad)
@@ -436,16 +438,11 @@ def _cosignature_problem(rt: Runtime, notes: dict[int, str | None]) -> str | Non
     return None
 
 
-# The checks that SQL does, each on a connection of its own: the database runs them beside the
+# The checks that SQL does, on a connection of their own: the database runs them beside the
 # hashing (SQLite's C code releases the interpreter's lock; PostgreSQL is another process).
-def _checked(rt: Runtime, check: Callable[[Connection], int | None]) -> int | None:
+def _leaves_checked(rt: Runtime) -> tuple[int | None, str | None]:
     with rt.engine.connect() as conn:
-        return check(conn)
-
-
-def _chains_checked(rt: Runtime) -> tuple[int | None, str | None]:
-    with rt.engine.connect() as conn:
-        return store.chain_broken(conn), store.chain_mismatch(conn)
+        return store.leaves_disagree(conn)
 
 
 def _kept_checkpoint_problem(kept: Sequence[Row[Any, Any, Any]], jwks: dict[str, Any], verifiers: list[note.Verifier]) -> str | None:

@@ -80,6 +80,10 @@ class Settings:
     PLUGIN_DISPATCH_INTERVAL: float = 1.0
     # The first retry of an unconfirmed purge comes after this many seconds, then twice as long each time.
     PLUGIN_PURGE_RETRY_SECONDS: int = 30
+    # Employers' contact requests (docs/matching.md): days a pending one waits for the seeker's
+    # answer, and how many an employer may send in 24 hours.
+    CONTACT_REQUEST_TTL_DAYS: int = 14
+    CONTACT_REQUESTS_PER_DAY: int = 20
     SERVE_HOST: str = "127.0.0.1"
     SERVE_PORT: int = 8000
     SERVE_WORKERS: int = 2
@@ -115,6 +119,8 @@ _MINIMUM: dict[str, float] = {
     "PLUGIN_START_TIMEOUT": 0.01,
     "PLUGIN_DISPATCH_INTERVAL": 0,
     "PLUGIN_PURGE_RETRY_SECONDS": 1,
+    "CONTACT_REQUEST_TTL_DAYS": 1,
+    "CONTACT_REQUESTS_PER_DAY": 1,
 }
 
 

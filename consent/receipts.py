@@ -66,6 +66,8 @@ class Receipt:
     collection_method: str
     recorded_by: RecordedBy
     jws: str
+    # For a consent given per request (employer.contact): the contact request it answers.
+    contact_request: str | None = None
 
     @classmethod
     def of(cls, payload: dict[str, Any], jws: str) -> Receipt:
@@ -76,7 +78,7 @@ class Receipt:
             Controller(**payload["controller"]), payload["subject_ref"], payload["purpose"], list(payload["categories"]),
             list(payload["recipients"]), payload["legal_basis"], payload["retention_days"], NoticeReference(**payload["notice"]),
             payload["state"], datetime.fromisoformat(expires) if expires else None, payload["collection_method"],
-            RecordedBy(**payload["recorded_by"]), jws,
+            RecordedBy(**payload["recorded_by"]), jws, payload.get("contact_request"),
         )
 
 
@@ -94,8 +96,12 @@ def receipt_payload(
     recorded_by: str,
     recorded_by_role: str,
     controller: dict[str, str],
+    recipients: tuple[str, ...] | None = None,
+    contact_request: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The receipt's payload. ``recipients`` names who receives the data when that is narrower than
+    the purpose says (the one employer of a contact request, ``contact_request`` its id)."""
+    payload = {
         "version": RECEIPT_VERSION,
         "receipt_id": receipt_id,
         "timestamp": iso_utc(at),
@@ -104,7 +110,7 @@ def receipt_payload(
         "subject_ref": subject_ref,
         "purpose": entry.name,
         "categories": list(entry.categories),
-        "recipients": list(entry.recipients),
+        "recipients": list(recipients if recipients is not None else entry.recipients),
         "legal_basis": entry.legal_basis,
         "retention_days": entry.retention_days,
         "notice": {"version": notice_version, "sha256": notice_sha256},
@@ -114,6 +120,9 @@ def receipt_payload(
         # An advisor who records a consent given in person is named; the act is the seeker's.
         "recorded_by": {"role": recorded_by_role, "account": recorded_by},
     }
+    if contact_request is not None:
+        payload["contact_request"] = contact_request
+    return payload
 
 
 def sign_receipt(keys: SigningKeys, payload: dict[str, Any]) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
 
-from core.http.fields import Pattern, Text
+from marshmallow import RAISE, Schema, fields, post_dump, validate
+
+from core.http.fields import Pattern, Text, without_nulls
 
 CHANNELS = ("web", "in_person", "call_centre")
 # Purpose names are dotted lower-case words (consent.purposes.Purpose, plugin purposes alike).
@@ -100,6 +102,11 @@ class ReceiptSchema(Schema):
     collection_method = fields.String(metadata={"enum": list(CHANNELS)})
     recorded_by = fields.Nested(RecordedBySchema)
     jws = fields.String(metadata={"description": "compact JWS of the receipt, key in /.well-known/jwks.json"})
+    contact_request = fields.String(metadata={"description": "employer.contact only: the contact request it answers"})
+
+    @post_dump
+    def _without_nulls(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return without_nulls(data, ("contact_request",))
 
 
 class ReceiptListItemSchema(Schema):

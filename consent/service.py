@@ -218,7 +218,8 @@ def _withdraw(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Acto
 
 
 def _record(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, entry: store.CatalogueEntry, state: str,
-            channel: str, expires_at: datetime | None, now: datetime, notice_version: int | None = None) -> Receipt:
+            channel: str, expires_at: datetime | None, now: datetime, notice_version: int | None = None,
+            recipients: tuple[str, ...] | None = None, contact_request: str | None = None) -> Receipt:
     version = notice_version or entry.notice.version
     sha = entry.notice_sha256 if version == entry.notice.version else store.notice_sha256(conn, entry.name, version)
     event_id = new_id()
@@ -226,14 +227,27 @@ def _record(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, entry:
         receipt_id=event_id, entry=entry, notice_version=version, notice_sha256=sha, subject_ref=subject_id, state=state,
         at=now, expires_at=expires_at, channel=channel, recorded_by=actor.account_id, recorded_by_role=actor.role.value,
         controller={"name": rt.settings.CONTROLLER_NAME, "contact": rt.settings.CONTROLLER_CONTACT},
+        recipients=recipients, contact_request=contact_request,
     )
     token = sign_receipt(rt.signing, payload)
     store.record_event(conn, {
         "id": event_id, "subject_id": subject_id, "purpose": entry.name, "state": state, "notice_version": version,
         "channel": channel, "recorded_by": actor.account_id, "recorded_by_role": actor.role.value, "occurred_at": now,
         "expires_at": expires_at, "receipt_jws": token,
-    })
+    }, current=not entry.per_request)
     return Receipt.of(payload, token)
+
+
+def record_per_request(rt: Runtime, conn: Connection, actor: Actor, subject_id: str, purpose: str, state: str,
+                       recipient: str, request_id: str) -> Receipt:
+    """The seeker's consent to a per-request purpose (``employer.contact``) for one recipient and one
+    request, granted or withdrawn, in the caller's transaction; its receipt names them."""
+    entries = store.catalogue(conn, purpose)
+    if not entries or not entries[0].per_request:
+        raise ValueError(f"{purpose} is not a per-request consent purpose")
+    entry, now = entries[0], rt.clock()
+    return _record(rt, conn, actor, subject_id, entry, state, "web", None, now, recipients=(recipient,),
+                   contact_request=request_id)
 
 
 def _overview(entry: store.CatalogueEntry, state: dict[str, Any] | None, now: datetime) -> ConsentOverview:

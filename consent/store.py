@@ -103,9 +103,15 @@ def current_states(conn: Connection, subject_id: str) -> dict[str, dict[str, Any
     return {row.purpose: row._asdict() for row in rows}
 
 
-def record_event(conn: Connection, event: dict[str, Any]) -> None:
-    """Append the event and move the current state to it, in the caller's transaction."""
+def record_event(conn: Connection, event: dict[str, Any], current: bool = True) -> None:
+    """Append the event and (``current``) move the current state to it, in the caller's transaction.
+
+    A consent given per request (``employer.contact``) has no current state of its own: its state is
+    the request's (core.contact_requests), and only its events are kept here, with their receipts.
+    """
     conn.execute(insert(consent_events).values(**event))
+    if not current:
+        return
     state = {
         "state": event["state"], "notice_version": event["notice_version"], "channel": event["channel"],
         "expires_at": event["expires_at"], "event_id": event["id"],

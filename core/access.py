@@ -9,8 +9,9 @@ act that the rules do not decide (a purge confirmed, the log read by an auditor)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,11 +24,23 @@ from audit.entries import Entry
 from consent.store import live_consent_clause
 from core.crypto.sealing import WrappedKey
 from core.db import Prepared
-from core.dossier.store import lock_subject_for_share
+from core.dossier.store import lock_subject_for_share, lock_subject_for_update, lock_subjects_for_share
 from core.errors import AccessRefused, Forbidden, Gone, NotFound
 from core.identity.roles import Actor, Role
 from core.models import seeker_assignments, subjects
-from core.policy import READ_ACTIONS, Action, Decision, Facts, ReleaseFacts, consents_consulted, decide, decide_release, relation_of
+from consent.purposes import Purpose
+from core.policy import (
+    READ_ACTIONS,
+    Action,
+    Decision,
+    Facts,
+    Relation,
+    ReleaseFacts,
+    consents_consulted,
+    decide,
+    decide_release,
+    relation_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +140,73 @@ def authorize_release(
     decision = decide_release(declared, facts)
     record(conn, plugin, decision, now)
     return Authorized(decision, WrappedKey(kek_version, wrapped_dek)) if decision else None
+
+
+def authorize_candidates(conn: Connection, employer: Actor, subject_ids: Sequence[str], categories: frozenset[str], *,
+                         now: datetime) -> dict[str, Authorized]:
+    """Decide, for every seeker a search ranked, whether ``employer`` may see ``categories`` of their
+    published profile now: one statement loads the facts of them all, each decision is recorded
+    (one batched append), and the allowed ones are returned with their wrapped keys.
+
+    NOTE: invariant 3: a seeker whose ``profile.matching`` consent is not live now, or who is
+    erased, is refused. As a release does, the seekers' rows are locked for share first, in a
+    statement of its own: a withdrawal has then committed or not begun, and the facts statement,
+    with a fresh snapshot on PostgreSQL, sees its outcome.
+    """
+    wanted = sorted(set(subject_ids))
+    if not wanted:
+        return {}
+    lock_subjects_for_share(conn, wanted)
+    purpose = Purpose.PROFILE_MATCHING.value
+    query = (select(subjects.c.id, subjects.c.wrapped_dek, subjects.c.kek_version, subjects.c.erased_at,
+                    exists().where(live_consent_clause(subjects.c.id, purpose, now)).label("consented"))
+             .where(subjects.c.id.in_(wanted)))
+    allowed: dict[str, Authorized] = {}
+    entries = []
+    for row in conn.execute(query).all():
+        live = frozenset({purpose}) if row.consented and row.erased_at is None and row.wrapped_dek is not None else frozenset()
+        decision = decide(employer, Action.CANDIDATE_SHOW, Facts(row.id, Relation.SEARCHING_EMPLOYER, live), categories)
+        entries.append(entry_for(employer, decision, now))
+        if decision:
+            allowed[row.id] = Authorized(decision, WrappedKey(row.kek_version, row.wrapped_dek))
+    audit_store.append_many(conn, entries)
+    return allowed
+
+
+def authorize_as(conn: Connection, actor: Actor, action: Action, relation: Relation, subject_id: str,
+                 live_consents: frozenset[str], categories: frozenset[str], *, now: datetime,
+                 consent: str | None = None) -> Authorized:
+    """Decide ``action`` for an actor whose relation to the seeker the caller established itself
+    (an employer shown the seeker, or whose contact request they accepted); raise unless allowed.
+
+    ``consent`` names a purpose whose consent is loaded here (live now) and added to
+    ``live_consents``. The seeker's row is locked for update for a write. A refusal is recorded and
+    answered as 404: the employer learns nothing of why.
+    """
+    consents = (consent,) if consent else ()
+    if action not in READ_ACTIONS:
+        # Locked first, in a statement of its own: the facts statement then sees (with a fresh
+        # snapshot on PostgreSQL) the outcome of a withdrawal that held the row.
+        lock_subject_for_update(conn, subject_id)
+    rows = _facts_statement(consents, False, False).rows(conn, {"subject_id": subject_id, "now": now})
+    if not rows:
+        raise NotFound()
+    wrapped_dek, kek_version, erased_at, *consented = rows[0]
+    live = live_consents | frozenset(p for p, granted in zip(consents, consented, strict=True) if granted)
+    if erased_at is not None or wrapped_dek is None:
+        live = frozenset()
+    decision = decide(actor, action, Facts(subject_id, relation, live), categories)
+    record(conn, actor, decision, now)
+    if not decision:
+        raise AccessRefused(dataclasses.replace(decision, visible=False))
+    return Authorized(decision, WrappedKey(kek_version, wrapped_dek))
+
+
+def require_employer_user(actor: Actor, employer_id: str) -> None:
+    """Only a user of that employer; anyone else of the role, another employer's included, gets 404."""
+    require_role(actor, Role.EMPLOYER)
+    if actor.employer_id != employer_id:
+        raise NotFound()
 
 
 def record(conn: Connection, actor: Actor, decision: Decision, now: datetime) -> None:

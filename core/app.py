@@ -29,9 +29,12 @@ from core.plugins.gateway import PluginGateway
 from core.plugins.startup import start_plugins
 from core.plugins.views import api as plugins_api
 from core.runtime import EXTENSION, build_runtime
+from core.contact_requests.views import api as contact_requests_api
+from core.search.views import api as search_api
 from core.taxonomy.views import api as taxonomy_api
 
-API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api, plugins_api)
+API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api, plugins_api,
+                                              search_api, contact_requests_api)
 MAX_BODY_BYTES = 1024 * 1024
 
 

@@ -73,3 +73,7 @@ class Conflict(DossierError):
 
 class Unauthenticated(DossierError):
     slug, status = "unauthenticated", 401
+
+
+class TooManyRequests(DossierError):
+    slug, status = "too-many-requests", 429

@@ -48,6 +48,17 @@ class Action(StrEnum):
     PLUGIN_PURGE = "plugin:data:purge"
     # An auditor read the audit log (audit.service.entries), with the subject it filtered on.
     AUDIT_LOG_READ = "audit:log:read"
+    # An employer's search showed the seeker's pseudonymous card (core.search.service).
+    CANDIDATE_SHOW = "matching:candidate:show"
+    # The seeker reads in which searches they were shown, and why.
+    APPEARANCES_READ = "matching:appearance:read"
+    # An employer asks to contact a candidate it was shown; the seeker reads and answers it
+    # (core.search.contact_requests).
+    CONTACT_REQUEST_SEND = "matching:contact_request:send"
+    CONTACT_REQUESTS_READ = "matching:contact_request:read"
+    CONTACT_REQUEST_DECIDE = "matching:contact_request:decide"
+    # The employer whose request the seeker accepted reads the name and contact details given to it.
+    CONTACT_DETAILS_READ = "dossier:contact_details:read"
 
 
 class Relation(StrEnum):
@@ -58,12 +69,18 @@ class Relation(StrEnum):
     ADMIN = "admin"
     # A service client registered for a channel (scope channel:<plugin>): it records contacts.
     CHANNEL_CLIENT = "channel_client"
+    # An employer's user whose search ranked the seeker: set by the search alone, never derived
+    # from the account (an employer reaches no dossier by its id).
+    SEARCHING_EMPLOYER = "searching_employer"
+    # An employer whose contact request the seeker accepted (set by that request alone).
+    CONTACTED_EMPLOYER = "contacted_employer"
     NONE = "none"
 
 
 READ_ACTIONS: frozenset[Action] = frozenset({
     Action.DOSSIER_READ, Action.DOSSIER_EXPORT, Action.ACTIVITIES_READ, Action.SUBJECT_LOOKUP,
-    Action.CONSENTS_READ, Action.RECEIPTS_READ, Action.ACCESS_LOG_READ, Action.CASELOAD_READ,
+    Action.CONSENTS_READ, Action.RECEIPTS_READ, Action.ACCESS_LOG_READ, Action.CASELOAD_READ, Action.CANDIDATE_SHOW,
+    Action.CONTACT_REQUESTS_READ, Action.CONTACT_DETAILS_READ, Action.APPEARANCES_READ,
 })
 
 
@@ -168,6 +185,18 @@ RULES: tuple[Rule, ...] = (
     # An admin may erase on the seeker's request; an admin never reads dossier content.
     Rule(Action.SUBJECT_ERASE, Relation.ADMIN, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
     Rule(Action.SUBJECT_LOOKUP, Relation.ADMIN, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
+    # A searching employer sees the published profile's card of a seeker its search ranked, only
+    # while the seeker's consent to matching (publishing) is live; never an identity category.
+    Rule(Action.CANDIDATE_SHOW, Relation.SEARCHING_EMPLOYER, PROFILE, Purpose.PROFILE_MATCHING, needs_consent=True),
+    # ... and may ask to contact one of them, still only while the seeker is published.
+    Rule(Action.CONTACT_REQUEST_SEND, Relation.SEARCHING_EMPLOYER, frozenset(), Purpose.PROFILE_MATCHING, needs_consent=True),
+    # The seeker reads employers' requests and answers them: accepting gives that one employer their
+    # name and contact details (employer.contact, per request), which it reads while that stands.
+    Rule(Action.APPEARANCES_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    Rule(Action.CONTACT_REQUESTS_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    Rule(Action.CONTACT_REQUEST_DECIDE, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
+    Rule(Action.CONTACT_DETAILS_READ, Relation.CONTACTED_EMPLOYER, frozenset({"identity.name", "identity.contact"}),
+         Purpose.EMPLOYER_CONTACT, needs_consent=True),
 )
 
 

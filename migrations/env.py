@@ -2,9 +2,12 @@
 
 from alembic import context
 
-import audit.models  # noqa: F401 - registers the audit tables on the metadata
-import consent.models  # noqa: F401 - registers the consent tables on the metadata
-import core.plugins.models  # noqa: F401 - registers the plugin tables on the metadata
+# Each models module imported registers its package's tables on the metadata.
+import audit.models  # noqa: F401
+import consent.models  # noqa: F401
+import core.contact_requests.models  # noqa: F401, RUF100 (ruff counts the `core` name as used)
+import core.plugins.models  # noqa: F401, RUF100
+import core.search.models  # noqa: F401
 from core.models import Base
 
 connection = context.config.attributes.get("connection")

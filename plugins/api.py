@@ -13,11 +13,16 @@ plugin can reach is exactly what is defined here. docs/plugins.md is its guide.
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -142,14 +147,17 @@ class SubjectView(Mapping[str, Any]):
     this plugin and the same as an event's ``record``.
     """
 
-    __slots__ = ("_data", "_open", "categories", "pseudonym", "purpose")
+    __slots__ = ("_data", "_open", "categories", "pseudonym", "purpose", "validated")
 
-    def __init__(self, pseudonym: str, purpose: str, data: Mapping[str, Any]) -> None:
+    def __init__(self, pseudonym: str, purpose: str, data: Mapping[str, Any], validated: frozenset[str] = frozenset()) -> None:
         self.pseudonym = pseudonym
         self.purpose = purpose
         # Plain strings: nothing of the service's own types reaches a plugin.
         self._data: dict[str, Any] = {str(category): frozen(value) for category, value in data.items()}
         self.categories: frozenset[str] = frozenset(self._data)
+        # The profile categories of the view whose every filled field an advisor validated (never
+        # who, when or on what evidence): what a ranking may weigh more.
+        self.validated: frozenset[str] = frozenset(str(c) for c in validated) & self.categories
         self._open = True
 
     def __getitem__(self, category: str) -> Any:
@@ -222,18 +230,56 @@ class ContactRequestDecision:
 
 
 @dataclass(frozen=True)
+class LanguageRequirement:
+    """A language the employer needs, at a minimum level (CEFR A1 to C2, or ``native``)."""
+
+    code: str
+    min_level: str = "A1"
+
+
+# The closed vocabularies of "Mon profil", as views and queries carry them.
+# CEFR levels in order; ``native`` is above C2.
+LANGUAGE_LEVELS: tuple[str, ...] = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
+# Belgian driving-licence categories.
+LICENCES: tuple[str, ...] = ("AM", "A1", "A2", "A", "B", "BE", "C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "G")
+CONTRACT_TYPES: tuple[str, ...] = ("permanent", "fixed_term", "temporary_agency", "replacement", "student",
+                                   "apprenticeship", "self_employed")
+WORKING_TIME: tuple[str, ...] = ("full_time", "part_time")
+# The criteria of an employer's search, as ``CandidateQuery.weights`` and ``CriterionMatch`` name them.
+SEARCH_CRITERIA: tuple[str, ...] = ("occupation", "required_skills", "preferred_skills", "languages", "distance",
+                                    "availability", "contract_types", "working_time", "licences", "experience", "education")
+
+
+@dataclass(frozen=True)
 class CandidateQuery:
-    """An employer's search criteria, as the ranking hook receives them."""
+    """An employer's search criteria, as the ranking hook receives them.
+
+    The service checked every code and value, and adds what the taxonomy says of the occupation:
+    ``related_occupations`` (code -> similarity in (0, 1), from the essential skills they share)
+    and ``skill_relations`` (skill code -> ``essential`` or ``optional`` for that occupation), and
+    ``labels`` (code -> ``{"fr": ..., "en": ...}`` for every occupation and skill it names).
+    ``weights`` has one number per criterion the employer weighed (0 to 10); ``offset`` and
+    ``limit`` give the page.
+    """
 
     occupation: str | None
     required_skills: tuple[str, ...] = ()
     preferred_skills: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
+    languages: tuple[LanguageRequirement, ...] = ()
     postal_code: str | None = None
     radius_km: int | None = None
     available_by: str | None = None
     weights: Mapping[str, float] = field(default_factory=dict)
     limit: int = 20
+    offset: int = 0
+    contract_types: tuple[str, ...] = ()
+    working_time: tuple[str, ...] = ()
+    licences: tuple[str, ...] = ()
+    min_experience_months: int | None = None
+    min_education_level: int | None = None
+    related_occupations: Mapping[str, float] = field(default_factory=dict)
+    skill_relations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 # -- what a call returns ------------------------------------------------------------------------
@@ -250,8 +296,30 @@ class Purged:
 
 
 @dataclass(frozen=True)
+class CriterionMatch:
+    """How one criterion of a search counted for one candidate.
+
+    ``value`` is how well it matched (0 to 1, after the weight of validation), ``weight`` the
+    employer's weight, ``points`` its part of the score (the scores' points add up to the score),
+    ``validated`` whether the field it rests on was validated by an advisor (None when the
+    candidate has no such field), ``fr`` and ``en`` one sentence saying why, from published fields.
+    """
+
+    criterion: str
+    matched: bool
+    value: float
+    weight: float
+    points: float
+    validated: bool | None
+    fr: str
+    en: str
+
+
+@dataclass(frozen=True)
 class RankedCandidate:
     """One candidate of a ranking: the plugin's pseudonym for the seeker, a score and why.
+
+    ``explanation`` is free text; ``criteria`` says, criterion by criterion, what matched.
 
     NOTE: a score ranks candidates for an employer to look at; it decides nothing about the
     seeker (GDPR article 22, docs/design.md).
@@ -260,6 +328,16 @@ class RankedCandidate:
     pseudonym: str
     score: float
     explanation: tuple[str, ...] = ()
+    criteria: tuple[CriterionMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A ranking hook's whole answer: a page of candidates, best first, and how many seekers match
+    in all (``total``, over every page). A hook may instead return the candidates alone."""
+
+    candidates: tuple[RankedCandidate, ...]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -316,6 +394,52 @@ class TaxonomySource:
     description: str
     concepts: Callable[[], Iterator[TaxonomyConcept]]
     relations: Callable[[], Iterator[TaxonomyRelation]]
+
+
+# -- reference data -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """A Belgian postal code: its main locality, the mean position of its localities, its province
+    (ISO 3166-2). From GeoNames (CC BY 4.0); see plugins/data/README.md."""
+
+    postal_code: str
+    name: str
+    latitude: float
+    longitude: float
+    province: str
+
+
+@functools.cache
+def _places() -> Mapping[str, Place]:
+    text = (resources.files("plugins") / "data" / "be-postal-codes.csv").read_text(encoding="utf-8")
+    return MappingProxyType({
+        row["postal_code"]: Place(row["postal_code"], row["name"], float(row["latitude"]), float(row["longitude"]),
+                                  row["province"])
+        for row in csv.DictReader(io.StringIO(text))
+    })
+
+
+def locate(postal_code: str | None) -> Place | None:
+    """The place of a Belgian postal code, or None when it is not one."""
+    return _places().get((postal_code or "").strip())
+
+
+def places() -> Mapping[str, Place]:
+    """Every Belgian postal code, by code (read-only)."""
+    return _places()
+
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def distance_km(a: Place, b: Place) -> float:
+    """The great-circle distance between two places (haversine), in kilometres."""
+    lat1, lat2 = math.radians(a.latitude), math.radians(b.latitude)
+    dlat, dlon = lat2 - lat1, math.radians(b.longitude - a.longitude)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
 # -- the context of a call ----------------------------------------------------------------------

@@ -296,6 +296,18 @@ def plugin_values(opened: Iterable[OpenedRecord], categories: Iterable[str], ref
     return data
 
 
+def validated_categories(opened: Iterable[OpenedRecord], categories: Iterable[str]) -> frozenset[str]:
+    """The profile categories among ``categories`` whose every filled field an advisor validated
+    (what a plugin may weigh more; who validated, when and on what evidence stay in the dossier)."""
+    stored = _values(list(opened), RecordKind.PROFILE)
+    found = set()
+    for category in categories:
+        filled = [stored[name] for name in _PROFILE.get(category, ()) if stored.get(name) is not None]
+        if filled and all(entry["provenance"]["source"] == "advisor" for entry in filled):
+            found.add(category)
+    return frozenset(found)
+
+
 def _field_values(values: Mapping[str, Any], names: tuple[str, ...]) -> Any:
     if len(names) == 1:
         return values.get(names[0])

@@ -10,12 +10,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_
 
 from core.dossier.records import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
 from core.http.fields import Integer, Pattern, Text, without_nulls
+from plugins.api import CONTRACT_TYPES, LANGUAGE_LEVELS, LICENCES, WORKING_TIME
 
-CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2", "native")
-# Belgian driving-licence categories.
-LICENCES = ("AM", "A1", "A2", "A", "B", "BE", "C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "G")
-CONTRACT_TYPES = ("permanent", "fixed_term", "temporary_agency", "replacement", "student", "apprenticeship", "self_employed")
-WORKING_TIME = ("full_time", "part_time")
 POSTAL_CODE = Pattern(r"^[0-9A-Za-z][0-9A-Za-z -]{2,9}$", error="Code postal invalide / invalid postal code.")
 PLAUSIBLE_TIME = validate.Range(datetime(1950, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
                                 error="Date hors limites / date out of range.")
@@ -76,7 +72,7 @@ class IdentitySchema(StrictSchema):
 
 class LanguageSchema(StrictSchema):
     code = Text(required=True, validate=Pattern(r"^[a-z]{2,3}$"), metadata={"description": "ISO 639"})
-    level = Text(required=True, validate=validate.OneOf(CEFR_LEVELS), metadata={"description": "CEFR"})
+    level = Text(required=True, validate=validate.OneOf(LANGUAGE_LEVELS), metadata={"description": "CEFR"})
 
 
 class EducationSchema(StrictSchema):

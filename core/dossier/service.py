@@ -44,6 +44,8 @@ from core.plugins import outbox, purges
 from core.plugins.gateway import PluginGateway
 from core.policy import Action, Decision
 from core.runtime import Runtime
+from core.contact_requests import store as contact_request_store
+from core.search import store as search_store
 from core.taxonomy.service import unknown_codes
 
 
@@ -298,6 +300,8 @@ def erase_subject(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id:
         outbox.forget_subject(conn, subject_id)
         conn.execute(update(subjects).where(subjects.c.id == subject_id).values(wrapped_dek=None, kek_version=None, erased_at=now))
         store.delete_records(conn, subject_id)
+        search_store.forget_subject(conn, subject_id)
+        contact_request_store.forget_subject(conn, subject_id)
         conn.execute(delete(blind_indexes).where(blind_indexes.c.subject_id == subject_id))
         conn.execute(delete(seeker_assignments).where(seeker_assignments.c.subject_id == subject_id))
         conn.execute(

@@ -51,6 +51,24 @@ def load_sealed(conn: Connection, subject_id: str, categories: Iterable[str]) ->
     return _load_statement(wanted).rows(conn, {"subject_id": subject_id})
 
 
+def load_sealed_of(conn: Connection, subject_ids: Iterable[str], categories: Iterable[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """``load_sealed`` for several subjects in one statement: subject id -> its rows."""
+    wanted, kinds = sorted(set(subject_ids)), sorted(categories)
+    found: dict[str, list[tuple[Any, ...]]] = {subject_id: [] for subject_id in wanted}
+    if not wanted or not kinds:
+        return found
+    query = (
+        select(sealed_fields.c.subject_id, records.c.id, records.c.kind, records.c.created_at, records.c.recorded_by,
+               sealed_fields.c.field, sealed_fields.c.ciphertext)
+        .join(records, records.c.id == sealed_fields.c.record_id)
+        .where(sealed_fields.c.subject_id.in_(wanted), sealed_fields.c.category.in_(kinds))
+        .order_by(records.c.created_at, records.c.id)
+    )
+    for subject_id, *row in conn.execute(query).all():
+        found[subject_id].append(tuple(row))
+    return found
+
+
 def open_sealed(cipher: SubjectCipher, rows: list[tuple[Any, ...]]) -> list[OpenedRecord]:
     """Open what ``load_sealed`` returned. Runs after the transaction, so the write lock (SQLite)
     is not held while fields are decrypted and parsed."""
@@ -143,6 +161,12 @@ def lock_subject_for_share(conn: Connection, subject_id: str) -> None:
     """Wait for any write that holds the subject's row (PostgreSQL; SQLite's writer lock serialises all)."""
     if conn.dialect.name != "sqlite":
         conn.execute(select(subjects.c.id).where(subjects.c.id == subject_id).with_for_update(read=True))
+
+
+def lock_subjects_for_share(conn: Connection, subject_ids: Iterable[str]) -> None:
+    """``lock_subject_for_share`` for several subjects in one statement."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(subjects.c.id).where(subjects.c.id.in_(sorted(set(subject_ids)))).with_for_update(read=True))
 
 
 def lock_subject_for_update(conn: Connection, subject_id: str) -> None:

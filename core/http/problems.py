@@ -26,6 +26,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "forbidden": ("Accès refusé", "Access denied"),
     "consent-required": ("Consentement requis", "Consent required"),
     "not-found": ("Introuvable", "Not found"),
+    "too-many-requests": ("Trop de demandes", "Too many requests"),
     "erased": ("Données effacées", "Data erased"),
     "conflict": ("Conflit", "Conflict"),
     "method-not-allowed": ("Méthode non permise", "Method not allowed"),

@@ -11,6 +11,7 @@ explicit, it does not enforce it against code that sets out to cross it.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import secrets
@@ -27,6 +28,8 @@ from plugins.api import NotHeld, Revoked, StoreChanges
 
 MAX_VALUE_BYTES = 256 * 1024
 MAX_KEY_LENGTH = 200
+# Entries decoded together by ``PluginSubjectStore.changes``.
+DECODE_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -187,20 +190,52 @@ class PluginSubjectStore:
         call, purpose = self._check(name)
         if type(since) is not int or since < 0:
             raise ValueError("since is a cursor of an earlier StoreChanges, or 0")
-        with call.backend.work.engine.connect() as conn:
-            rows = store.changes_since(conn, call.plugin.name, purpose, name, call.legal_basis, since, call.backend.clock())
-        changed: dict[str, Any] = {}
-        removed: dict[str, None] = {}
-        for row in rows:
-            if row.sealed is not None and row.live and row.wrapped_dek is not None:
-                removed.pop(row.pseudonym, None)
-                changed[row.pseudonym] = _opened(call, row.id, WrappedKey(row.kek_version, row.wrapped_dek), purpose, name,
-                                                 row.sealed)
-            else:
-                changed.pop(row.pseudonym, None)
-                removed[row.pseudonym] = None
-        cursor = rows[-1].seq if rows else since
-        return StoreChanges(int(cursor), tuple(changed.items()), tuple(removed))
+        # NOTE: a first read opens every entry (a million at start-up, say), each a few new
+        # containers; the cyclic collector would traverse all of them again at each of its passes
+        # (most of the read's time), so it is paused while they are made. They hold no cycle.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with call.backend.work.engine.connect() as conn:
+                rows = store.changes_since(conn, call.plugin.name, purpose, name, call.legal_basis, since, call.backend.clock())
+            # Each entry opened as _opened opens it, with what is the same for every row made once,
+            # and decoded in batches: one JSON array of the batch's plaintexts (each is one JSON
+            # value, as _encode wrote it and the seal vouches for), which parses in half the time.
+            cipher, record, field = call.backend.sealer.cipher, _record(call.plugin.name), f"{purpose}/{name}"
+            changed: dict[str, Any] = {}
+            removed: dict[str, None] = {}
+            batch: list[tuple[str, bytes]] = []
+
+            def decode() -> None:
+                values = json.loads(b"[" + b",".join(plaintext for _, plaintext in batch) + b"]")
+                if len(values) != len(batch):
+                    raise ValueError("a stored value is not one JSON value")
+                for (pseudonym, _), value in zip(batch, values, strict=True):
+                    if pseudonym in changed:  # not removed by a later change of the batch
+                        changed[pseudonym] = value
+                batch.clear()
+
+            cursor = rows[-1].seq if rows else since
+            # Each row let go once opened (taken from the end of the reversed list, so in order):
+            # the documents then reuse its memory rather than the process growing by all of them.
+            rows.reverse()
+            while rows:
+                _seq, pseudonym, subject_id, kek_version, wrapped_dek, sealed, live = rows.pop()
+                if sealed is not None and live and wrapped_dek is not None:
+                    removed.pop(pseudonym, None)
+                    changed[pseudonym] = None  # its place, in the order of the feed; the value once decoded
+                    batch.append((pseudonym, cipher(subject_id, WrappedKey(kek_version, wrapped_dek)).open(record, field, sealed)))
+                    if len(batch) == DECODE_BATCH:
+                        decode()
+                else:
+                    changed.pop(pseudonym, None)
+                    removed[pseudonym] = None
+            if batch:
+                decode()
+            return StoreChanges(int(cursor), tuple(changed.items()), tuple(removed))
+        finally:
+            if collecting:
+                gc.enable()
 
     def _check(self, name: str | None) -> tuple[_Call, str]:
         call = _open(self._number)

@@ -28,7 +28,7 @@ from core.access import PurposeFacts, authorize_release
 from core.background import ElectedWorker
 from core.categories import ACTIVITY, ALL_CATEGORIES, CONTACTS, PROFILE
 from core.dossier import store as dossier_store
-from core.dossier.records import plugin_values
+from core.dossier.records import plugin_values, validated_categories
 from core.identity.roles import plugin_actor
 from core.plugins import hookspecs, store
 from core.plugins.calls import CallResult, Outcome
@@ -40,9 +40,11 @@ from plugins.api import (
     CandidateQuery,
     ChannelEndpoint,
     ContactRequestDecision,
+    CriterionMatch,
     EmployerSearch,
     InboundMessage,
     RankedCandidate,
+    Ranking,
     SubjectEvent,
     SubjectView,
     TaxonomySource,
@@ -52,6 +54,7 @@ from plugins.api import (
 log = logging.getLogger("dossier.plugins")
 EXTENSION = "dossier.plugins"
 MAX_EXPLANATIONS, MAX_EXPLANATION = 10, 200
+MAX_CRITERIA, MAX_CRITERION_NAME = 20, 40
 # How often a purge looks again for calls in flight about its seeker.
 _POLL = 0.02
 
@@ -215,25 +218,29 @@ class PluginGateway:
 
     # -- queries ------------------------------------------------------------------------------
 
-    def candidate_ranking(self, query: CandidateQuery) -> dict[str, list[tuple[str, RankedCandidate]]]:
-        """Each ranking plugin's candidates, as (subject id, candidate), for seekers still live.
+    def candidate_ranking(self, query: CandidateQuery) -> dict[str, RankedPage]:
+        """Each ranking plugin's page of candidates, as (subject id, candidate), for seekers still live.
 
         A plugin answers with its pseudonyms; they are mapped back through its holdings, and any that
-        is not (or no longer) a seeker whose ``profile.matching`` consent is live now is dropped. The
-        answer is read inside the isolated call, at most ``limit`` items; what is not a well-formed
-        candidate (a string pseudonym, a finite score, texts of explanation) is dropped.
+        is not (or no longer) a seeker whose ``profile.matching`` consent is live now is dropped (and
+        taken off its total). The answer is read inside the isolated call, at most ``limit`` items;
+        what is not a well-formed candidate (a string pseudonym, a finite score, texts of
+        explanation, criteria) is dropped.
         """
-        ranked: dict[str, list[tuple[str, RankedCandidate]]] = {}
+        ranked: dict[str, RankedPage] = {}
         limit = max(query.limit, 0)
         for plugin in self._host.implementing(hookspecs.dossier_candidate_ranking):
             result = self._call(plugin, hookspecs.dossier_candidate_ranking, RANKING_PURPOSE, collect=limit, query=_own_query(query))
             if not result.ok:
                 continue
-            candidates = [c for c in map(_clean, result.value or ()) if c is not None]
+            answer = result.value if type(result.value) is Ranking else Ranking(tuple(result.value or ()), -1)
+            candidates = [c for c in map(_clean, answer.candidates) if c is not None]
             with self._rt.engine.connect() as conn:
                 subjects_of = store.live_holders(conn, plugin.name, RANKING_PURPOSE, [c.pseudonym for c in candidates],
                                                  self._rt.clock())
-            ranked[plugin.name] = [(subjects_of[c.pseudonym], c) for c in candidates if c.pseudonym in subjects_of]
+            kept = [(subjects_of[c.pseudonym], c) for c in candidates if c.pseudonym in subjects_of]
+            total = answer.total if type(answer.total) is int and answer.total >= 0 else len(kept) + max(query.offset, 0)
+            ranked[plugin.name] = RankedPage(kept, max(total - (len(candidates) - len(kept)), len(kept)))
         return ranked
 
     # -- incidents ----------------------------------------------------------------------------
@@ -303,7 +310,9 @@ class PluginGateway:
         try:
             opened = dossier_store.open_sealed(self._rt.sealer.cipher(subject_id, access.key), sealed)
             ref = functools.partial(self._host.record_ref, plugin.name)
-            return SubjectView(pseudonym, purpose, plugin_values(opened, access.decision.categories, ref)), call_id
+            categories = access.decision.categories
+            return SubjectView(pseudonym, purpose, plugin_values(opened, categories, ref),
+                               validated_categories(opened, categories)), call_id
         except BaseException:
             self._end_call(call_id)
             raise
@@ -347,11 +356,22 @@ class PluginGateway:
             time.sleep(_POLL)
 
 
+@dataclasses.dataclass(frozen=True)
+class RankedPage:
+    """One ranking plugin's answer: its page of (subject id, candidate), and how many match in all."""
+
+    candidates: list[tuple[str, RankedCandidate]]
+    total: int
+
+
 def _own_query(query: CandidateQuery) -> CandidateQuery:
     """A copy for one plugin, read-only all the way down: what it does to it reaches no other."""
     return dataclasses.replace(
         query, required_skills=tuple(query.required_skills), preferred_skills=tuple(query.preferred_skills),
-        languages=tuple(query.languages), weights=frozen(dict(query.weights)),
+        languages=tuple(dataclasses.replace(need) for need in query.languages), weights=frozen(dict(query.weights)),
+        contract_types=tuple(query.contract_types), working_time=tuple(query.working_time), licences=tuple(query.licences),
+        related_occupations=frozen(dict(query.related_occupations)), skill_relations=frozen(dict(query.skill_relations)),
+        labels=frozen({code: dict(names) for code, names in query.labels.items()}),
     )
 
 
@@ -366,7 +386,25 @@ def _clean(candidate: object) -> RankedCandidate | None:
     if type(candidate.explanation) not in (tuple, list):
         return None
     explanation = tuple(e[:MAX_EXPLANATION] for e in candidate.explanation if type(e) is str)[:MAX_EXPLANATIONS]
-    return RankedCandidate(candidate.pseudonym, float(candidate.score), explanation)
+    if type(candidate.criteria) not in (tuple, list):
+        return None
+    criteria = tuple(c for c in map(_clean_criterion, candidate.criteria) if c is not None)[:MAX_CRITERIA]
+    return RankedCandidate(candidate.pseudonym, float(candidate.score), explanation, criteria)
+
+
+def _clean_criterion(item: object) -> CriterionMatch | None:
+    """A plain CriterionMatch rebuilt from a plugin's, or None if any member has the wrong type."""
+    if type(item) is not CriterionMatch:
+        return None
+    numbers = (item.value, item.weight, item.points)
+    if not all(type(n) in (int, float) and math.isfinite(n) for n in numbers):
+        return None
+    if not all(type(t) is str for t in (item.criterion, item.fr, item.en)) or type(item.matched) is not bool:
+        return None
+    if item.validated is not None and type(item.validated) is not bool:
+        return None
+    return CriterionMatch(item.criterion[:MAX_CRITERION_NAME], item.matched, float(item.value), float(item.weight),
+                          float(item.points), item.validated, item.fr[:MAX_EXPLANATION], item.en[:MAX_EXPLANATION])
 
 
 def plugin_gateway(app: Flask | None = None) -> PluginGateway:

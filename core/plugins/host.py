@@ -18,6 +18,7 @@ from core.access import PurposeFacts
 from core.plugins import pseudonyms
 from core.plugins.calls import CallResult, IsolatedCalls
 from core.plugins.registry import Plugin, Unloaded
+from plugins.api import Ranking
 
 # A hook specification, by its function in core.plugins.hookspecs.
 Hook = Callable[..., Any]
@@ -55,8 +56,9 @@ class PluginHost:
              timeout: float | None = None, **kwargs: Any) -> CallResult:
         """Call ``plugin``'s implementation of ``hook`` alone, isolated; the value is its answer.
 
-        ``collect`` turns an iterable answer into a list of at most that many items, inside the
-        isolated call: iterating a plugin's generator runs its code, under the same time limit.
+        ``collect`` turns an iterable answer into a list of at most that many items (or a
+        ``Ranking`` into one of at most that many candidates), inside the isolated call: iterating
+        a plugin's generator runs its code, under the same time limit.
         ``finished`` runs once the plugin's code has returned (``IsolatedCalls.call``).
         """
         caller = self._caller(hook.__name__, plugin.name)
@@ -65,7 +67,11 @@ class PluginHost:
             # pluggy returns the list of answers of the implementations called: here, one.
             answers = caller(**arguments)
             value = answers[0] if answers else None
-            return list(itertools.islice(iter(value), collect)) if collect is not None and value is not None else value
+            if collect is None or value is None:
+                return value
+            if type(value) is Ranking:
+                return Ranking(tuple(itertools.islice(iter(value.candidates), collect)), value.total)
+            return list(itertools.islice(iter(value), collect))
 
         return self.calls.call(plugin.name, hook.__name__, answer, finished=finished, timeout=timeout, **kwargs)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -32,6 +33,8 @@ from plugins.api import ContactRequestDecision, EmployerSearch
 
 log = logging.getLogger("dossier.plugins")
 BATCH = 50
+# How often a search waiting for events that another dispatcher holds looks again.
+_SETTLE_POLL = 0.01
 
 
 class Event(StrEnum):
@@ -74,6 +77,26 @@ def deliver_soon(rt: Runtime, plugins: PluginGateway) -> None:
         dispatch_pending(rt, plugins)
     elif plugins.worker is not None:
         plugins.worker.wake()
+
+
+def settle(rt: Runtime, plugins: PluginGateway, events: tuple[Event, ...], wait: float) -> bool:
+    """Deliver every event of ``events`` queued before now, or wait for another dispatcher to finish
+    it, up to ``wait`` seconds: what a search needs so that a profile published (or changed) by a
+    commit that finished before it is in every plugin's store. False if some were still pending."""
+    deadline = time.monotonic() + wait
+    with rt.engine.connect() as conn:
+        last = store.last_event_id(conn, [e.value for e in events])
+    if last is None:
+        return True
+    while True:
+        with rt.engine.connect() as conn:
+            pending = store.events_up_to(conn, [e.value for e in events], last)
+        if not pending:
+            return True
+        dispatch_pending(rt, plugins)
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_SETTLE_POLL)
 
 
 def dispatch_pending(rt: Runtime, plugins: PluginGateway) -> int:

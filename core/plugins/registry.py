@@ -27,8 +27,9 @@ from core.plugins import hookspecs
 from core.policy import RESERVED_PURPOSES
 from plugins.api import NAME_PATTERN, PROJECT, Manifest, PluginSetting, PurposeDeclaration
 
-# Built-in plugins, by module, in the order they are registered.
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+# Built-in plugins, as "module:factory", in the order they are registered. The factory is called
+# once per app: a plugin that keeps state in memory (the matching index) keeps it per app.
+BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.matching:create",)
 ENTRY_POINT_GROUP = "dossier.plugins"
 # Calling a channel endpoint records contacts, which rest on the public task.
 CHANNEL_PURPOSE = "dossier.public_task"
@@ -78,12 +79,13 @@ def load(settings: Settings, given: Sequence[Any] = ()) -> Loaded:
     manager.add_hookspecs(hookspecs)
     blocked = set(settings.PLUGINS_BLOCKED)
     loaded = Loaded(manager, {}, [])
-    for module_name in BUILTIN_PLUGINS:
+    for builtin in BUILTIN_PLUGINS:
+        module_name, factory = builtin.split(":")
         short = module_name.rsplit(".", 1)[-1]
         if short in blocked:
             loaded.unloaded.append(Unloaded(short, "built-in", "blocked"))
             continue
-        _register(loaded, importlib.import_module(module_name), "built-in", blocked)
+        _register(loaded, getattr(importlib.import_module(module_name), factory)(), "built-in", blocked)
     for plugin in given:
         _register(loaded, plugin, "given", blocked)
     enabled = set(settings.PLUGINS_ENABLED)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from consent.catalogue import PurposeDefinition
+from consent.catalogue import DEFAULT_PURPOSES, PurposeDefinition
 from consent.models import purposes as purposes_table
 from consent.store import CatalogueEntry, catalogue, load_catalogue
 from core.access import PurposeFacts
@@ -36,7 +36,8 @@ def start_plugins(rt: Runtime, given: Sequence[Any] = ()) -> PluginHost:
     with rt.engine.connect() as conn:
         entries = {entry.name: entry for entry in catalogue(conn)}
         sources = dict(conn.execute(select(purposes_table.c.name, purposes_table.c.source)).all())
-    known = {name: frozenset(entry.categories) for name, entry in entries.items()}
+    known = {definition.name: frozenset(definition.categories) for definition in DEFAULT_PURPOSES}
+    known |= {name: frozenset(entry.categories) for name, entry in entries.items()}
     plugins = {name: registry.check(loaded.manager, manifest, source, known, rt.settings.PLUGINS.get(name))
                for name, (manifest, source) in loaded.manifests.items()}
     registry.check_configured(rt.settings, plugins, loaded.unloaded)
@@ -44,6 +45,9 @@ def start_plugins(rt: Runtime, given: Sequence[Any] = ()) -> PluginHost:
         for purpose in plugin.purposes_brought:
             _check_unchanged(plugin, purpose, entries.get(purpose.name), sources.get(purpose.name))
     with rt.transaction() as conn:
+        # The core's purposes first: what the plugins serve must be in the catalogue that decides
+        # (`dossier init` loads them too; loading is idempotent).
+        load_catalogue(conn)
         for plugin in plugins.values():
             if plugin.purposes_brought:
                 load_catalogue(conn, plugin.purposes_brought, source=plugin.name)

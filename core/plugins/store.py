@@ -323,6 +323,18 @@ def lease_event(conn: Connection, event_id: int, now: datetime, lease: timedelta
     return conn.execute(select(plugin_events).where(plugin_events.c.id == event_id)).one()
 
 
+def last_event_id(conn: Connection, events: Sequence[str]) -> int | None:
+    """The id of the latest queued event among ``events`` (None when none is queued)."""
+    last: int | None = conn.execute(select(func.max(plugin_events.c.id)).where(plugin_events.c.event.in_(list(events)))).scalar()
+    return last
+
+
+def events_up_to(conn: Connection, events: Sequence[str], last: int) -> int:
+    """How many events among ``events`` with an id up to ``last`` are still queued."""
+    return int(conn.execute(select(func.count()).select_from(plugin_events)
+                            .where(plugin_events.c.event.in_(list(events)), plugin_events.c.id <= last)).scalar_one())
+
+
 def delete_event(conn: Connection, event_id: int) -> None:
     conn.execute(delete(plugin_events).where(plugin_events.c.id == event_id))
 

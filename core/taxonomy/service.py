@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.engine import Connection
 
 from core.models import taxonomy_concepts, taxonomy_labels, taxonomy_relations
@@ -102,6 +102,60 @@ def skills_of(conn: Connection, occupation_code: str) -> list[SkillOfOccupation]
         .order_by(rel.c.relation != Relation.ESSENTIAL.value, *_BY_LABEL)
     )
     return [SkillOfOccupation(row.code, row.relation, row.label_fr, row.label_en) for row in conn.execute(query)]
+
+
+# Related occupations: at most this many, each sharing at least this share of the essential skills
+# of the occupation searched (or in its ISCO unit group, which counts as this share).
+RELATED_LIMIT = 10
+RELATED_MINIMUM = 0.3
+SAME_ISCO_GROUP = 0.5
+
+
+def related_occupations(conn: Connection, occupation_code: str) -> dict[str, float]:
+    """Occupations close to ``occupation_code``: code -> similarity in (0, 1], the share of its
+    essential skills they also need as essential (at least ``SAME_ISCO_GROUP`` for an occupation of
+    the same ISCO unit group), the closest first; none for an unknown occupation."""
+    target = conn.execute(select(_concepts.c.id, _concepts.c.isco_group)
+                          .where(_concepts.c.code == occupation_code, _concepts.c.kind == Kind.OCCUPATION.value)).first()
+    if target is None:
+        return {}
+    rel, other = taxonomy_relations, taxonomy_relations.alias("other")
+    essential = list(conn.scalars(select(rel.c.skill_id).where(rel.c.occupation_id == target.id,
+                                                               rel.c.relation == Relation.ESSENTIAL.value)))
+    similarity: dict[int, float] = {}
+    if essential:
+        shared = conn.execute(
+            select(other.c.occupation_id, func.count())
+            .where(other.c.skill_id.in_(essential), other.c.relation == Relation.ESSENTIAL.value,
+                   other.c.occupation_id != target.id)
+            .group_by(other.c.occupation_id)
+        ).all()
+        similarity = {occupation: count / len(essential) for occupation, count in shared}
+    if target.isco_group:
+        for occupation in conn.scalars(select(_concepts.c.id).where(_concepts.c.isco_group == target.isco_group,
+                                                                    _concepts.c.kind == Kind.OCCUPATION.value,
+                                                                    _concepts.c.id != target.id)):
+            similarity[occupation] = max(similarity.get(occupation, 0.0), SAME_ISCO_GROUP)
+    close = sorted(((share, occupation) for occupation, share in similarity.items() if share >= RELATED_MINIMUM),
+                   key=lambda item: (-item[0], item[1]))[:RELATED_LIMIT]
+    if not close:
+        return {}
+    codes = dict(conn.execute(select(_concepts.c.id, _concepts.c.code).where(_concepts.c.id.in_([o for _, o in close]))).all())
+    return {codes[occupation]: round(share, 4) for share, occupation in close}
+
+
+def labels_of(conn: Connection, codes: Iterable[str]) -> dict[str, dict[str, str]]:
+    """code -> {"fr": ..., "en": ...} (the languages the taxonomy has) for the known ``codes``."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    rows = conn.execute(select(_concepts.c.code, taxonomy_labels.c.lang, taxonomy_labels.c.label)
+                        .join(taxonomy_labels, taxonomy_labels.c.concept_id == _concepts.c.id)
+                        .where(_concepts.c.code.in_(wanted), taxonomy_labels.c.lang.in_(("fr", "en"))))
+    for code, lang, label in rows:
+        found.setdefault(code, {})[lang] = label
+    return found
 
 
 def _labelled(query: Select[Any]) -> Select[Any]:

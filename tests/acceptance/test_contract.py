@@ -148,6 +148,26 @@ def test_every_operation_answers_what_the_document_says(contract: Contract, rt, 
     c("GET", "/api/v1/taxonomy/occupations?q=soud", 200, headers=employer.auth)
     c("GET", "/api/v1/taxonomy/skills?q=tig", 200, headers=employer.auth)
 
+    # employers' search and contact requests
+    c("POST", base + "/publication", 201, headers=seeker.auth)
+    employers = f"/api/v1/employers/{employer.employer_id}"
+    criteria = {"occupation": "occ.welder", "skills": {"preferred": ["skill.tig-welding"]}, "postal_code": "4000", "radius_km": 30}
+    found = c("POST", employers + "/searches", 201, **json_body(criteria, employer)).get_json()
+    c("POST", employers + "/searches", 422, **json_body({"occupation": "occ.none"}, employer))
+    c("POST", employers + "/searches", 404, **json_body(criteria, make_person(Role.EMPLOYER)))
+    c("GET", employers + "/searches", 200, headers=employer.auth)
+    c("GET", employers + f"/searches/{found['search_id']}", 200, headers=employer.auth)
+    c("GET", base + "/appearances", 200, headers=seeker.auth)
+    ask = {"candidate_ref": found["candidates"][0]["candidate_ref"], "message": "Bonjour"}
+    sent = c("POST", employers + "/contact-requests", 201, **json_body(ask, employer)).get_json()
+    c("POST", employers + "/contact-requests", 409, **json_body(ask, employer))
+    c("GET", employers + "/contact-requests", 200, headers=advisor.auth)
+    c("GET", base + "/contact-requests", 200, headers=seeker.auth)
+    c("POST", base + f"/contact-requests/{sent['id']}/accept", 200, headers=seeker.auth)
+    assert "name" in c("GET", employers + f"/contact-requests/{sent['id']}", 200, headers=employer.auth).get_json()
+    c("POST", base + f"/contact-requests/{sent['id']}/refuse", 409, headers=seeker.auth)
+    c("POST", base + f"/contact-requests/{sent['id']}/withdraw", 200, headers=seeker.auth)
+
     # erasure, last
     c("DELETE", base, 204, headers=seeker.auth)
     c("GET", base + "/dossier", 401, headers=seeker.auth)  # the account went with the key

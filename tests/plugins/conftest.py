@@ -19,6 +19,7 @@ from flask import Flask
 from consent.store import load_catalogue
 from core.app import create_app
 from core.db import make_engine
+from core.plugins import registry
 from core.runtime import runtime
 from core.taxonomy.service import load_default
 from plugins.api import (
@@ -131,9 +132,12 @@ def plugin_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-def start_app(instance: Path, database_url: str) -> Iterator[Callable[..., Flask]]:
+def start_app(instance: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
     """``start_app(*plugins, **settings)``: an app with those plugins, as `dossier init` leaves the
-    database (the catalogue and taxonomy loaded), delivering events inline."""
+    database (the catalogue and taxonomy loaded), delivering events inline. Without the built-in
+    plugins: each test of the framework sees the plugins it gives alone (the built-ins have tests of
+    their own, tests/matching)."""
+    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", ())
     engine = make_engine(database_url)
     with engine.begin() as conn:
         load_default(conn)

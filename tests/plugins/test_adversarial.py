@@ -609,13 +609,13 @@ class TestRanking:
 
     @staticmethod
     def check_rival(gateway: Any, ranked: dict[str, Any], seekers: list[Any]) -> None:
-        assert sorted(subject for subject, _ in ranked["rival"]) == sorted(p.subject_id for p in seekers)
-        assert all(gateway.pseudonym("rival", subject) == c.pseudonym for subject, c in ranked["rival"])
+        assert sorted(subject for subject, _ in ranked["rival"].candidates) == sorted(p.subject_id for p in seekers)
+        assert all(gateway.pseudonym("rival", subject) == c.pseudonym for subject, c in ranked["rival"].candidates)
 
     def test_an_answer_that_is_not_an_iterable_is_dropped_and_recorded(self, gateway, rt, answer, seekers) -> None:
         answer.make = lambda own, query, context: 42
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert ranked.get("ranker", []) == []
+        assert "ranker" not in ranked
         # Read inside the isolated call, an answer that cannot be iterated is the plugin's error.
         assert incidents(rt) == [("ranker", RANKING, "error", "TypeError")]
         self.check_rival(gateway, ranked, seekers)
@@ -624,22 +624,22 @@ class TestRanking:
         junk = [None, "x", 3.5, {"pseudonym": own[0], "score": 1.0}, (own[1], 2.0), SimpleNamespace(pseudonym=own[2], score=3.0)]
         answer.make = lambda mine, query, context: [*junk, *(RankedCandidate(p, 1.0) for p in mine)]
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert [c.pseudonym for _, c in ranked["ranker"]] == own
-        assert [s for s, _ in ranked["ranker"]] == [p.subject_id for p in seekers]
+        assert [c.pseudonym for _, c in ranked["ranker"].candidates] == own
+        assert [s for s, _ in ranked["ranker"].candidates] == [p.subject_id for p in seekers]
         self.check_rival(gateway, ranked, seekers)
 
     def test_another_plugins_or_forged_pseudonyms_are_never_mapped(self, gateway, rt, answer, rivals, seekers) -> None:
         forged = [*rivals, "0" * 32, seekers[0].subject_id, gateway.pseudonym("nobody", seekers[0].subject_id)]
         answer.make = lambda mine, query, context: [RankedCandidate(p, 9.0) for p in forged]
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert ranked["ranker"] == []
+        assert ranked["ranker"].candidates == []
         self.check_rival(gateway, ranked, seekers)
 
     def test_no_more_than_limit_candidates_are_kept(self, gateway, rt, answer, own, seekers) -> None:
         answer.make = lambda mine, query, context: [RankedCandidate(p, float(i)) for i, p in enumerate(mine * 3)]
         ranked = gateway.candidate_ranking(CandidateQuery(None, limit=2))
-        assert [c.pseudonym for _, c in ranked["ranker"]] == own[:2]
-        assert gateway.candidate_ranking(CandidateQuery(None, limit=-5))["ranker"] == []
+        assert [c.pseudonym for _, c in ranked["ranker"].candidates] == own[:2]
+        assert gateway.candidate_ranking(CandidateQuery(None, limit=-5))["ranker"].candidates == []
 
     def test_an_answer_that_raises_while_iterated_is_dropped_and_others_are_kept(self, gateway, rt, answer, own, seekers) -> None:
         def answers(mine: list[str], query: Any, context: Any) -> Iterator[RankedCandidate]:
@@ -648,7 +648,7 @@ class TestRanking:
 
         answer.make = answers
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert ranked.get("ranker", []) == []
+        assert "ranker" not in ranked
         self.check_rival(gateway, ranked, seekers)
 
     def test_an_answer_that_hangs_while_iterated_is_bound_by_the_timeout(self, gateway, rt, answer, own, seekers, gate) -> None:
@@ -678,19 +678,19 @@ class TestRanking:
 
         answer.make = answers
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert [c.pseudonym for _, c in ranked["ranker"]] == own
+        assert [c.pseudonym for _, c in ranked["ranker"].candidates] == own
 
     def test_a_candidate_with_an_unhashable_pseudonym_is_dropped(self, gateway, rt, answer, own, seekers) -> None:
         answer.make = lambda mine, query, context: [RankedCandidate([mine[0]], 1.0), RankedCandidate(mine[1], 1.0)]  # type: ignore[arg-type]
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert [c.pseudonym for _, c in ranked["ranker"]] == [own[1]]
+        assert [c.pseudonym for _, c in ranked["ranker"].candidates] == [own[1]]
         self.check_rival(gateway, ranked, seekers)
 
     def test_a_candidate_whose_score_is_not_a_finite_number_is_dropped(self, gateway, rt, answer, own, seekers) -> None:
         scores: list[Any] = ["high", math.nan, math.inf, 1.0]
         answer.make = lambda mine, query, context: [RankedCandidate(mine[i % 3], s) for i, s in enumerate(scores)]
         ranked = gateway.candidate_ranking(CandidateQuery(None))
-        assert [(c.pseudonym, c.score) for _, c in ranked["ranker"]] == [(own[0], 1.0)]
+        assert [(c.pseudonym, c.score) for _, c in ranked["ranker"].candidates] == [(own[0], 1.0)]
 
     def test_a_plugin_cannot_change_the_query_another_plugin_receives(self, gateway, rt, answer, seekers) -> None:
         def answers(mine: list[str], query: Any, context: Any) -> list[Any]:

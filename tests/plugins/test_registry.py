@@ -230,7 +230,7 @@ def test_an_entry_point_whose_manifest_has_another_name_is_refused(start_app, in
 
 
 def test_built_in_plugins_come_from_the_explicit_list(start_app, monkeypatch) -> None:
-    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", ("tests.plugins.builtin_probe",))
+    monkeypatch.setattr(registry, "BUILTIN_PLUGINS", ("tests.plugins.builtin_probe:create",))
     assert plugin_gateway(start_app()).plugins["builtin_probe"].source == "built-in"
     blocked = plugin_gateway(start_app(PLUGINS_BLOCKED=("builtin_probe",)))
     assert "builtin_probe" not in blocked.plugins and [(u.name, u.state) for u in blocked.unloaded] == [("builtin_probe", "blocked")]

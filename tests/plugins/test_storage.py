@@ -122,5 +122,5 @@ def test_ranking_answers_only_with_seekers_whose_matching_consent_is_live(client
     assert client.delete(f"/api/v1/seekers/{other.subject_id}/publication", headers=other.auth).status_code == 200
     ranked = gateway.candidate_ranking(CandidateQuery("occ.bricklayer"))
     # `other` unpublished (purged), and the forged pseudonym maps to nobody.
-    assert [(subject, candidate.score) for subject, candidate in ranked["indexer"]] == [(seeker.subject_id, 2.0)]
-    assert ranked["indexer"][0][1].pseudonym != seeker.subject_id
+    assert [(subject, candidate.score) for subject, candidate in ranked["indexer"].candidates] == [(seeker.subject_id, 2.0)]
+    assert ranked["indexer"].candidates[0][1].pseudonym != seeker.subject_id

@@ -72,7 +72,7 @@ def instance(instance_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(instance: Path) -> Iterator[Flask]:
-    """The service, with the example plugin and nothing else."""
+    """The service, with the example plugin beside the built-in ones."""
     app = create_app(settings_for(instance), plugins=[activity_digest])
     yield app
     runtime(app).engine.dispose()

@@ -36,8 +36,9 @@ def plugin_entries(client: Any, seeker: Any, action: str) -> list[dict[str, Any]
 
 
 def test_the_plugin_is_registered_and_brings_its_purpose_with_french_and_english_notices(client, seeker, admin) -> None:
-    # (An installed copy of the example would be listed too, as "not_enabled": the tests give the plugin.)
-    (entry,) = [e for e in client.get("/api/v1/plugins", headers=admin.auth).get_json() if e["state"] == "enabled"]
+    # (The built-in plugins run beside it, and an installed copy of the example would be listed too,
+    # as "not_enabled": the tests give the plugin.)
+    (entry,) = [e for e in client.get("/api/v1/plugins", headers=admin.auth).get_json() if e["source"] == "given"]
     assert (entry["name"], entry["source"], entry["purposes"], entry["purposes_brought"]) == (NAME, "given", [PURPOSE], [PURPOSE])
     assert entry["categories"] == ["activity.applications", "activity.interviews", "activity.trainings"]
     assert entry["events"] == [EVENT, "dossier_consent_granted"]

@@ -1,0 +1,1 @@
+"""Employers' contact requests to candidates they were shown, and the seekers' answers (double opt-in)."""

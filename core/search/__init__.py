@@ -1,0 +1,1 @@
+"""Employers' search of published profiles ("Je cherche un candidat"), and its record."""
