@@ -5,11 +5,15 @@
 `bench/audit_log.py` builds its log anew on every run (some six minutes for 1,000,000 entries on
 PostgreSQL) and times verify once. This script builds a log of the same shape (the same entries
 as `audit_log.py`: a pool of 100,000 seekers, entries about no subject, one seeker with 1,000
-entries) under `--keep NAME` the first time, in a PostgreSQL database of that name or a SQLite
-file, with its instance folder in /tmp/dossier-bench-NAME, and reuses it after. Each repeat times
-`audit.service.verify` and the baseline back to back, in the same run. With `--parts`, it also
-times each part of verify alone: the hashing with the node comparison, and each SQL check.
-`--drop` removes a kept log.
+entries) the first time, keeps it as NAME_DATABASE (`--keep NAME`: a PostgreSQL database of that
+name, or a SQLite file, with its instance folder in /tmp/dossier-bench-NAME_DATABASE), and reuses it
+after. Each repeat times `audit.service.verify` and the baseline back to back, in the same run.
+With `--parts`, it also times each part of verify alone, on one thread: the hashing with the node
+comparison, fetching the leaves, the stored nodes, and the SQL checks. `--drop` removes a kept log.
+
+A kept log differs from the fresh one `audit_log.py` verifies: its pages were read before (on
+PostgreSQL, their hint bits are set, and they may still be in the cache). Use it to compare
+versions of the code in the same conditions, and `audit_log.py` for the figure of record.
 """
 
 from __future__ import annotations
@@ -69,10 +73,9 @@ def drop(database: str, name: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _runtime(database: str, name: str) -> Any:
+def _overrides(database: str, name: str) -> dict[str, str]:
     folder, url = _places(database, name)
-    overrides = {"INSTANCE_PATH": str(folder), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-    return runtime(create_app(overrides)), overrides
+    return {"INSTANCE_PATH": str(folder), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
 
 
 def build(database: str, name: str, entries: int) -> None:
@@ -83,13 +86,13 @@ def build(database: str, name: str, entries: int) -> None:
     if database == "postgresql":
         with _admin().connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    overrides = {"INSTANCE_PATH": str(folder), "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    overrides = _overrides(database, name)
     list(initialise(load_settings(overrides, environ={})))
     rt = runtime(create_app(overrides))
     with rt.engine.begin() as conn:
         load_catalogue(conn)
     started = time.perf_counter()
-    appended = 8_000  # what five seconds of appends queue on PostgreSQL
+    appended = min(8_000, entries // 10)  # what five seconds of appends queue on PostgreSQL
     bench.fill(rt, 0, appended, bench.entry)
     sample = min(100_000, entries // 4)
     bench.fill(rt, appended, appended + sample, lambda i: bench.entry(i, subject=None))
@@ -113,13 +116,15 @@ def build(database: str, name: str, entries: int) -> None:
 
 def settle(limit: float, threshold: float = 0.15) -> None:
     """Wait up to ``limit`` seconds for the other processes to use less than ``threshold`` cores (over 2 s)."""
+
     def busy() -> tuple[int, int]:
         values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         return sum(values) - values[3] - values[4], sum(values)
 
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        (b0, t0), _ = busy(), time.sleep(2)
+        b0, t0 = busy()
+        time.sleep(2)
         b1, t1 = busy()
         if (b1 - b0) / max(1, t1 - t0) * (os.cpu_count() or 1) < threshold:
             return
@@ -162,7 +167,7 @@ def _shown(result: Any) -> str:
 
 
 def measure(database: str, name: str, repeat: int, with_parts: bool, settling: float) -> None:
-    rt, _ = _runtime(database, name)
+    rt = runtime(create_app(_overrides(database, name)))
     checkpoint_now(rt)
     with rt.engine.connect() as conn:
         canonical = [bytes(b) for b in conn.execute(text("SELECT canonical FROM audit_leaves ORDER BY leaf_index")).scalars()]
@@ -203,5 +208,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

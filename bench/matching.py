@@ -1,6 +1,7 @@
 """Matching benchmark: the employers' search index at 200,000 and 1,000,000 published profiles.
 
     .venv/bin/python bench/matching.py [--profiles 200000,1000000] [--queries 64] [--repeat 3] [--loop-queries 24]
+                                       [--no-postgresql] [--settle 900] [--settle-threshold 0.3] [--seed 2026]
 
 For each size, in one run, on the same seeded data and the same seeded searches:
 
@@ -14,10 +15,11 @@ For each size, in one run, on the same seeded data and the same seeded searches:
   seeker, wrapped under the keyring's KEK) and inserted directly into a migrated SQLite database
   with the rows a publication leaves (subject, consent event and state, the plugin's holding, its
   store entry and change-feed row); publishing a million seekers through the API would take hours;
-- the build from the store, as ``dossier_process_started`` does it: ``context.store.changes`` on a
-  real context (``gateway.open_context("matching", "profile.matching")``, every data key unwrapped
-  and every entry opened, the data-key cache emptied first), ``ProfileIndex.apply``, ``compact``;
-  each part timed (the target: under 60 s at 1,000,000);
+- the build from the store: the plugin's own ``dossier_process_started`` on a real context
+  (``gateway.open_context("matching", "profile.matching")``): ``context.store.changes`` (every data
+  key unwrapped and every entry opened, the data-key cache emptied first), ``ProfileIndex.apply``,
+  ``compact``; each part timed, with the CPU time and the cyclic GC's share (the target: under 60 s
+  at 1,000,000);
 - the index memory: the arrays (``ProfileIndex.nbytes``) and the Python dictionaries and lists of
   pseudonyms and codes, measured with tracemalloc over a second build from the same documents
   (pseudonyms copied, so that they are counted), and the RSS growth of the timed build;
@@ -27,19 +29,22 @@ For each size, in one run, on the same seeded data and the same seeded searches:
   and PostgreSQL's passes in turn (so that both meet the same load on a shared machine; the CPU
   other processes took meanwhile is printed);
 - two baselines, same data and searches: a plain Python loop over the documents (the same filters
-  and score; the first ``--loop-queries`` searches, it is slow, each timed beside the index's),
-  and PostgreSQL with int[] columns
-  of occupations and skills under GIN indexes (intarray ``gin__int_ops``) and the same filters and
-  ranking in SQL (``ORDER BY`` score ``LIMIT 20``, ``count(*) OVER ()`` for the total). Each search's
-  total and top 20 are checked against the index's;
-- the catch-up: 1,000 profiles changed through the store (``context.store.put``), then the catch-up a
-  search makes (``changes`` since the cursor, ``apply``) and the search.
+  and score; the first ``--loop-queries`` searches, as it is slow, each timed beside the index's),
+  and PostgreSQL (its own database, dropped at the end) with int[] columns of occupations and
+  skills under GIN indexes (intarray ``gin__int_ops``) and the same filters and ranking in SQL
+  (``ORDER BY`` score ``LIMIT 20``, ``count(*) OVER ()`` for the total). Each search's total and
+  top 20 are checked against the index's;
+- the catch-up: 1,000 profiles changed through the store (``context.store.put``), then the plugin's
+  ranking hook as a search calls it (``changes`` since its cursor, ``apply``, the search), and the
+  next call, with nothing new.
 
 The last line: ``SUMMARY matching profiles=N p50_ms=.. p95_ms=.. pg_p50_ms=.. pg_p95_ms=.. loop_p50_ms=..
 index_mib=.. build_s=..`` (of the last size). Targets at 1,000,000: at least 10 times faster than
 PostgreSQL at p50 and p95, 50 times faster than the loop, under 1 GiB of index memory, built in
 under a minute. PostgreSQL is skipped with ``--no-postgresql``, or when the server or intarray is
-missing (said so); its timing waits (up to ``--pg-wait`` s) while another benchmark of the audit log runs.
+missing (said so). Before the build and the timed searches it waits (up to ``--settle`` s) for a
+quiet machine: no other benchmark of the audit log running, other processes under
+``--settle-threshold`` cores; the CPU others took is printed with each figure.
 """
 
 from __future__ import annotations
@@ -770,14 +775,22 @@ def other_benchmark() -> str | None:
     return None
 
 
-def wait_for_quiet(limit: float) -> str:
+def wait_for_quiet(limit: float, threshold: float) -> str:
+    """Wait (up to ``limit`` seconds) until no other benchmark of the audit log runs and other
+    processes use less than ``threshold`` cores (over 5 s); say so if the wait ran out."""
     started = time.monotonic()
-    running = other_benchmark()
-    while running and time.monotonic() - started < limit:
-        log(f"waiting for another benchmark to finish: {running[:80]}")
-        time.sleep(10)
+    while True:
         running = other_benchmark()
-    return f"(another benchmark was running: {running[:60]})" if running else ""
+        if not running:
+            load = Load()
+            time.sleep(5)
+            others = load.others()
+            if others < threshold:
+                return ""
+        if time.monotonic() - started >= limit:
+            return f" (the machine was not quiet: {running[:60] if running else f'other load {others:.2f} cores'})"
+        log(f"waiting for a quiet machine: {running[:70] if running else f'other load {others:.2f} cores'}")
+        time.sleep(5)
 
 
 class Load:
@@ -836,6 +849,7 @@ def run(n: int, args: argparse.Namespace, tax: Taxonomy, mix: list[tuple[str, Ca
             pseudonyms = fill_store(rt, gateway, documents)
             database_mib = sum(f.stat().st_size for f in (Path(folder) / "instance").glob("dossier.sqlite3*")) / 2**20
             log(f"store filled in {time.perf_counter() - started:.1f} s ({database_mib:,.0f} MiB of SQLite)")
+            build_note = wait_for_quiet(args.settle, args.settle_threshold)
             load = Load()
             build = build_from_store(rt, gateway)
             build_others = load.others()
@@ -848,7 +862,7 @@ def run(n: int, args: argparse.Namespace, tax: Taxonomy, mix: list[tuple[str, Ca
             if args.postgresql:
                 pg, pg_note = postgres_baseline(tax, pseudonyms, documents)
             statements = [pg.sql(q) for q in queries] if pg else []
-            note = wait_for_quiet(args.pg_wait) if pg else ""
+            note = wait_for_quiet(args.settle, args.settle_threshold)
             # Latency: the index and PostgreSQL in turn, pass by pass (one untimed pass of each
             # first), so that both meet the same conditions on a shared machine.
             search = lambda q: scoring.search(index, q, DECLARED_FACTOR)
@@ -893,13 +907,13 @@ def run(n: int, args: argparse.Namespace, tax: Taxonomy, mix: list[tuple[str, Ca
     print(f"[matching] build from the store (MatchingPlugin.dossier_process_started): {build.total_s:.1f} s "
           f"(CPU {build.cpu_s:.1f} s; other load {build_others:.2f} cores) = store read (context.store.changes: {n:,} entries "
           f"opened) {build.read_s:.1f} s + ProfileIndex.apply {build.apply_s:.1f} s + compact and freeing the documents "
-          f"{build.compact_s:.1f} s; cyclic GC within: {build.gc_s:.1f} s (target < 60 s)")
+          f"{build.compact_s:.1f} s; cyclic GC within: {build.gc_s:.1f} s (target < 60 s){build_note}")
     print(f"[matching] index memory: {index_mib:,.0f} MiB (tracemalloc: arrays {arrays / 2**20:,.0f} MiB = ProfileIndex.nbytes, "
           f"dictionaries, lists and pseudonyms {(held - arrays) / 2**20:,.0f} MiB); RSS grew {build.rss_mib:,.0f} MiB over the build, "
           f"the documents read included (target < 1024 MiB)")
     print(f"[matching] index search: p50 {ms(p50):.2f} ms, p95 {ms(p95):.2f} ms, max {ms(max(seconds)):.2f} ms; "
           f"mean total {np.mean([a.total for a in reference]):,.0f} matches; other load while timing {timing_others:.2f} cores"
-          + (" (PostgreSQL's own included)" if pg else ""))
+          + (" (PostgreSQL's own included)" if pg else "") + note)
     for kind in KINDS:
         totals = [reference[i].total for i in range(len(queries)) if kinds[i] == kind]
         against = f"   PostgreSQL p50 {ms(by_kind(pg_seconds, kind)):7.2f} ms" if pg else ""
@@ -913,7 +927,7 @@ def run(n: int, args: argparse.Namespace, tax: Taxonomy, mix: list[tuple[str, Ca
         pg_p50, pg_p95 = percentile(pg_seconds, 50), percentile(pg_seconds, 95)
         differing, shared, gap = pg_check
         print(f"[matching] baseline PostgreSQL int[] + GIN (intarray gin__int_ops), {pg_note}: p50 {ms(pg_p50):.1f} ms, "
-              f"p95 {ms(pg_p95):.1f} ms; ratio p50 {pg_p50 / p50:.1f}, p95 {pg_p95 / p95:.1f} (target >= 10){note}; "
+              f"p95 {ms(pg_p95):.1f} ms; ratio p50 {pg_p50 / p50:.1f}, p95 {pg_p95 / p95:.1f} (target >= 10); "
               f"totals differing {differing}, top-{PAGE} overlap {shared:.1%}, largest score gap {gap:.2f}")
     else:
         print(f"[matching] baseline PostgreSQL: {pg_note}")
@@ -1003,8 +1017,10 @@ def main() -> int:
     parser.add_argument("--loop-queries", type=int, default=24, help="searches timed on the plain loop (default 24)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-postgresql", dest="postgresql", action="store_false")
-    parser.add_argument("--pg-wait", type=float, default=900.0,
-                        help="seconds to wait for another benchmark of the audit log before timing PostgreSQL (default 900)")
+    parser.add_argument("--settle", type=float, default=900.0,
+                        help="before the build and the timed searches, wait up to this many seconds for a quiet machine: "
+                             "no benchmark of the audit log running, other processes under --settle-threshold cores (default 900)")
+    parser.add_argument("--settle-threshold", type=float, default=0.3, help="cores (default 0.3)")
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.profiles.split(",") if s.strip()]
     tax = taxonomy(args.seed)

@@ -71,6 +71,7 @@ class ProfileIndex:
         "latitude": (np.float32, np.nan), "longitude": (np.float32, np.nan), "mobility_km": (np.float32, np.inf),
         "available": (np.int32, NO_DATE), "contracts": (np.uint8, 0), "working": (np.uint8, 0),
         "licences": (np.uint16, 0), "education": (np.int8, -1), "validated": (np.uint16, 0),
+        "present": (np.uint16, 0),  # the categories the profile has a value for (FLAGS)
         "place": (np.int16, -1),  # the number of its postal code's place (``place_positions``), -1 for none
     }
 
@@ -168,6 +169,9 @@ class ProfileIndex:
         a["education"][row] = -1 if education is None else int(education)
         a["validated"][row] = mask(FLAGS, document.get("validated") or ())
         experience = document.get("experience") or {}
+        counts = [np.array([len(value or ())]) for value in (document.get("occupations"), document.get("skills"),
+                                                             document.get("languages"), experience)]
+        a["present"][row:row + 1] = self._present(row, row + 1, *counts)
         self.occupations.add(row, ((code, int(experience.get(code, 0))) for code in document.get("occupations") or ()))
         self.skills.add(row, ((code, 0) for code in document.get("skills") or ()))
         self.languages.add(row, (document.get("languages") or {}).items())
@@ -225,6 +229,9 @@ class ProfileIndex:
                                                  for codes, months_ in zip(occupations, experience, strict=True)])]
         skills = [codes or () for codes in field["skills"]]
         languages = [levels or {} for levels in field["languages"]]
+        counts = [np.fromiter(map(len, held), np.int64, count)
+                  for held in (occupations, skills, languages, [months_ or () for months_ in experience])]
+        a["present"][start:end] = self._present(start, end, *counts)
         for postings, held, values in ((self.occupations, occupations, months), (self.skills, skills, None),
                                        (self.languages, languages, list(chain([levels.values() for levels in languages])))):
             codes = list(chain(held))
@@ -232,6 +239,22 @@ class ProfileIndex:
             ids = np.fromiter(map(postings.ids.__getitem__, codes), np.int64, len(codes))
             numbers = np.array(values, np.int64) if values is not None else np.zeros(len(codes), np.int64)
             postings.extend(np.repeat(rows, np.fromiter(map(len, held), np.int64, count)), ids, numbers)
+
+    def _present(self, start: int, end: int, occupations: np.ndarray, skills: np.ndarray, languages: np.ndarray,
+                 experience: np.ndarray) -> np.ndarray:
+        """The FLAGS of the categories rows ``start`` .. ``end`` have a value for, from their arrays
+        (already set) and the number of their occupations, skills, languages and past jobs."""
+        a = self.arrays
+        has = {
+            "occupation": occupations > 0, "skills": skills > 0, "languages": languages > 0, "experience": experience > 0,
+            "location": ~np.isnan(a["latitude"][start:end]), "availability": a["available"][start:end] != NO_DATE,
+            "contract": (a["contracts"][start:end] | a["working"][start:end]) != 0,
+            "licences": a["licences"][start:end] != 0, "education": a["education"][start:end] >= 0,
+        }
+        present = np.zeros(end - start, np.uint16)
+        for flag, held in has.items():
+            present[held] |= FLAGS[flag]
+        return present
 
     def _compact_if_due(self) -> None:
         gone = self.rows - len(self)

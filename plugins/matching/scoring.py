@@ -105,7 +105,11 @@ def search(index: ProfileIndex, query: CandidateQuery, declared_factor: float = 
     rows, scores = pool.rows[page].tolist(), score[page].tolist()
     # The page's numbers as Python values, once per criterion.
     values = {name: pool.values[name][page].tolist() for name in criteria}
-    flags = {name: factors[name][page].tolist() for name in criteria}
+    present = index.arrays["present"][pool.rows[page]]
+    # Whether each field was validated, None where the candidate has no such field.
+    flags = {name: [flag if has else None for flag, has in zip(factors[name][page].tolist(),
+                                                                ((present & FLAGS[RESTS_ON[name]]) != 0).tolist(), strict=True)]
+             for name in criteria}
     candidates = tuple(
         RankedCandidate(
             index.pseudonyms[rows[k]], round(scores[k], 2),
@@ -156,15 +160,19 @@ def _occupation_pool(index: ProfileIndex, query: CandidateQuery) -> _Pool:
     if not total:
         rows, value, months = np.empty(0, np.intp), np.empty(0, np.float32), np.empty(0, np.int32)
     elif total * UNION_RATIO < index.rows:
-        # Every posting once, grouped by row: a row's value is its best share, its months the sum.
+        # Every posting once, grouped by row (a stable sort: within a row, in the order above, so
+        # by increasing share): a row's value is its last share, its months their sum.
         every = np.concatenate([rows for rows, _, _ in postings])
         order = np.argsort(every, kind="stable")
         grouped = every[order]
         starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+        ends = np.append(starts[1:], len(grouped))
         rows = grouped[starts].astype(np.intp)
-        shares = np.concatenate([np.full(len(found), share, np.float32) for found, _, share in postings])
-        value = np.maximum.reduceat(shares[order], starts)
-        months = np.add.reduceat(np.concatenate([numbers for _, numbers, _ in postings]).astype(np.int32)[order], starts)
+        lengths = [len(found) for found, _, _ in postings]
+        value = np.repeat(np.array([share for _, _, share in postings], np.float32), lengths)[order[ends - 1]]
+        numbers = np.concatenate([numbers for _, numbers, _ in postings])[order]
+        running = np.concatenate(([0], np.cumsum(numbers, dtype=np.int64)))
+        months = (running[ends] - running[starts]).astype(np.int32)
     else:
         # A large union: through the scratch arrays, each posting list taken in the same order
         # (the last share written is the largest).
@@ -277,7 +285,7 @@ def _page(score: np.ndarray, tiebreak: np.ndarray, offset: int, limit: int) -> n
 
 
 def _explained(name: str, query: CandidateQuery, pool: _Pool, i: int, weight: float, total_weight: float,
-               validated: bool, value: float) -> CriterionMatch:
+               validated: bool | None, value: float) -> CriterionMatch:
     fr, en, matched = explain.sentence(name, query, pool, i)
     return CriterionMatch(name, matched, round(value, 4), weight, round(100.0 * weight * value / total_weight, 2),
                           validated, fr, en)

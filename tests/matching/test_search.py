@@ -253,6 +253,18 @@ def test_a_validated_field_weighs_more(client, rt, make_person, employer) -> Non
     assert skills["validated"] is True
 
 
+def test_validation_is_unknown_where_the_candidate_has_no_such_field(client, employer, make_person) -> None:
+    bare = make_person(Role.SEEKER)
+    publish(client, bare, {"occupations": [BRICKLAYER], "skills": [BRICKS]})
+    found = search(client, employer, occupation=BRICKLAYER, skills={"preferred": [BRICKS]},
+                   postal_code="4000")
+    (card,) = found["candidates"]
+    validated = {e["criterion"]: e["validated"] for e in card["explanation"]}
+    # Declared occupation and skills: not validated; no postal code, no past job: nothing to validate.
+    assert validated["occupation"] is False and validated["preferred_skills"] is False
+    assert validated["distance"] is None and validated["experience"] is None
+
+
 class SearchListener:
     """A plugin that hears employers' searches and seekers' answers, beside the built-in matching plugin."""
 
