@@ -22,9 +22,24 @@ def _quoted(query: CandidateQuery, codes: list[str], lang: str) -> str:
     return ", ".join(f"« {label(query, c, 'fr')} »" if lang == "fr" else f"“{label(query, c, 'en')}”" for c in codes)
 
 
-def sentence(name: str, query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
-    """(French, English, matched) for criterion ``name`` and the candidate at position ``i``."""
-    return _SENTENCES[name](query, pool, i)
+class Sentences:
+    """The sentences of one search's page: (French, English, matched) for a criterion and the
+    candidate at position ``i`` of the pool.
+
+    Candidates often share what a sentence says of them (the same occupation match, the same
+    skills held, the same levels), so each sentence is made once per distinct content and reused.
+    """
+
+    def __init__(self, query: CandidateQuery, pool: _Pool) -> None:
+        self._query, self._pool = query, pool
+        self._made: dict[tuple[str, Any], tuple[str, str, bool]] = {}
+
+    def __call__(self, name: str, i: int) -> tuple[str, str, bool]:
+        key = (name, _CONTENT[name](self._pool, i))
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = _SENTENCES[name](self._query, self._pool, i)
+        return made
 
 
 def _occupation(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
@@ -110,4 +125,25 @@ _SENTENCES = {
     "occupation": _occupation, "required_skills": _required, "preferred_skills": _preferred, "languages": _languages,
     "distance": _distance, "availability": _availability, "contract_types": _contracts, "working_time": _working,
     "licences": _licences, "experience": _experience, "education": _education,
+}
+
+
+def _none(pool: _Pool, i: int) -> None:
+    return None
+
+
+def _distance_content(pool: _Pool, i: int) -> int | None:
+    distance = float(pool.distance[i]) if pool.distance is not None else float("nan")
+    return None if distance != distance else round(distance)
+
+
+# What of the candidate each sentence says: candidates with the same content get the same sentence.
+_CONTENT: dict[str, Any] = {
+    "occupation": lambda pool, i: pool.related is not None and bool(pool.related[i]),
+    "required_skills": _none, "availability": _none, "contract_types": _none, "working_time": _none,
+    "licences": _none, "education": _none,
+    "preferred_skills": lambda pool, i: tuple(bool(held[i]) for held in pool.held.values()),
+    "languages": lambda pool, i: tuple(int(levels[i]) for levels in pool.levels.values()),
+    "distance": _distance_content,
+    "experience": lambda pool, i: int(pool.months[i]) if pool.months is not None else 0,
 }

@@ -110,10 +110,11 @@ def search(index: ProfileIndex, query: CandidateQuery, declared_factor: float = 
     flags = {name: [flag if has else None for flag, has in zip(factors[name][page].tolist(),
                                                                 ((present & FLAGS[RESTS_ON[name]]) != 0).tolist(), strict=True)]
              for name in criteria}
+    sentences = explain.Sentences(query, pool)
     candidates = tuple(
         RankedCandidate(
             index.pseudonyms[rows[k]], round(scores[k], 2),
-            criteria=tuple(_explained(name, query, pool, i, weights[name], total_weight, flags[name][k], values[name][k])
+            criteria=tuple(_explained(name, sentences, i, weights[name], total_weight, flags[name][k], values[name][k])
                            for name in criteria),
         )
         for k, i in enumerate(positions)
@@ -284,8 +285,8 @@ def _page(score: np.ndarray, tiebreak: np.ndarray, offset: int, limit: int) -> n
     return top[np.argsort(-key[top], kind="stable")][offset:wanted]
 
 
-def _explained(name: str, query: CandidateQuery, pool: _Pool, i: int, weight: float, total_weight: float,
+def _explained(name: str, sentences: explain.Sentences, i: int, weight: float, total_weight: float,
                validated: bool | None, value: float) -> CriterionMatch:
-    fr, en, matched = explain.sentence(name, query, pool, i)
+    fr, en, matched = sentences(name, i)
     return CriterionMatch(name, matched, round(value, 4), weight, round(100.0 * weight * value / total_weight, 2),
                           validated, fr, en)
