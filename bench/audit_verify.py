@@ -6,7 +6,8 @@
 PostgreSQL) and times verify once. This script builds a log of the same shape (the same entries
 as `audit_log.py`: a pool of 100,000 seekers, entries about no subject, one seeker with 1,000
 entries) the first time, keeps it under `--keep NAME` (a PostgreSQL database of that name, or a
-SQLite file, with its instance folder in /tmp/dossier-bench-NAME), and reuses it after. Each repeat times `audit.service.verify` and the baseline back to back, in the same run.
+SQLite file, with its instance folder in /tmp/dossier-bench-NAME), and reuses it after. Each
+repeat times `audit.service.verify` and the baseline back to back, in the same run.
 With `--parts`, it also times each part of verify alone, on one thread: the hashing with the node
 comparison, fetching the leaves, the stored nodes, and the SQL checks. `--drop` removes a kept log.
 
