@@ -6,12 +6,19 @@ a distance rounded to the kilometre, months of experience. Never a name, an addr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from plugins.api import LANGUAGE_LEVELS, CandidateQuery
 
 if TYPE_CHECKING:
     from plugins.matching.scoring import _Pool
+
+
+# (French, English, whether the criterion matched)
+Sentence = tuple[str, str, bool]
 
 
 def label(query: CandidateQuery, code: str, lang: str) -> str:
@@ -22,44 +29,45 @@ def _quoted(query: CandidateQuery, codes: list[str], lang: str) -> str:
     return ", ".join(f"« {label(query, c, 'fr')} »" if lang == "fr" else f"“{label(query, c, 'en')}”" for c in codes)
 
 
-class Sentences:
-    """The sentences of one search's page: (French, English, matched) for a criterion and the
-    candidate at position ``i`` of the pool.
+def sentences(query: CandidateQuery, pool: _Pool, page: np.ndarray, criteria: Sequence[str]) -> dict[str, list[Sentence]]:
+    """For each criterion, the sentence of each candidate at positions ``page`` of the pool.
 
-    Candidates often share what a sentence says of them (the same occupation match, the same
-    skills held, the same levels), so each sentence is made once per distinct content and reused.
+    What a sentence says of a candidate (its content: the occupation matched exactly or through a
+    related one, the preferred skills held, the language levels, the distance, the months) is
+    taken for the whole page at once; candidates often share it, so each sentence is made once
+    per distinct content and reused.
     """
+    made: dict[str, list[Sentence]] = {}
+    for name in criteria:
+        contents = _CONTENT[name](query, pool, page)
+        memo: dict[Any, Sentence] = {}
+        said = made[name] = []
+        for content in contents:
+            sentence = memo.get(content)
+            if sentence is None:
+                sentence = memo[content] = _SENTENCES[name](query, content)
+            said.append(sentence)
+    return made
 
-    def __init__(self, query: CandidateQuery, pool: _Pool) -> None:
-        self._query, self._pool = query, pool
-        self._made: dict[tuple[str, Any], tuple[str, str, bool]] = {}
 
-    def __call__(self, name: str, i: int) -> tuple[str, str, bool]:
-        key = (name, _CONTENT[name](self._pool, i))
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = _SENTENCES[name](self._query, self._pool, i)
-        return made
-
-
-def _occupation(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _occupation(query: CandidateQuery, related: bool) -> Sentence:
     code = query.occupation or ""
-    if pool.related is not None and bool(pool.related[i]):
+    if related:
         return (f"Métier proche de « {label(query, code, 'fr')} » (compétences essentielles en commun)",
                 f"An occupation related to “{label(query, code, 'en')}” (shared essential skills)", True)
     return f"Métier « {label(query, code, 'fr')} »", f"Occupation “{label(query, code, 'en')}”", True
 
 
-def _required(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _required(query: CandidateQuery, content: None) -> Sentence:
     codes = list(query.required_skills)
     return (f"Toutes les compétences requises : {_quoted(query, codes, 'fr')}",
             f"Every required skill: {_quoted(query, codes, 'en')}", True)
 
 
-def _preferred(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _preferred(query: CandidateQuery, held_by_code: tuple[bool, ...]) -> Sentence:
     codes = list(query.preferred_skills)
-    held = [c for c in codes if bool(pool.held[c][i])]
-    missing = [c for c in codes if c not in held]
+    held = [c for c, has in zip(codes, held_by_code, strict=True) if has]
+    missing = [c for c, has in zip(codes, held_by_code, strict=True) if not has]
     fr = f"{len(held)} compétence(s) souhaitée(s) sur {len(codes)}"
     en = f"{len(held)} of {len(codes)} preferred skills"
     if held:
@@ -69,81 +77,95 @@ def _preferred(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bo
     return fr, en, bool(held)
 
 
-def _languages(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _languages(query: CandidateQuery, levels: tuple[int, ...]) -> Sentence:
     parts_fr, parts_en = [], []
-    for need in query.languages:
-        level = LANGUAGE_LEVELS[int(pool.levels[need.code][i])]
+    for need, rank in zip(query.languages, levels, strict=True):
+        level = LANGUAGE_LEVELS[rank]
         parts_fr.append(f"{need.code} {level} (minimum {need.min_level})")
         parts_en.append(f"{need.code} {level} (at least {need.min_level})")
     return f"Langues : {', '.join(parts_fr)}", f"Languages: {', '.join(parts_en)}", True
 
 
-def _distance(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
-    distance: Any = pool.distance[i] if pool.distance is not None else float("nan")
-    if distance != distance:  # NaN: no postal code in the profile
+def _distance(query: CandidateQuery, km: int | None) -> Sentence:
+    if km is None:  # no postal code in the profile
         return ("Pas de code postal dans le profil publié", "No postal code in the published profile", False)
-    km = round(float(distance))
     where_fr = f" (rayon {query.radius_km} km)" if query.radius_km is not None else ""
     where_en = f" (radius {query.radius_km} km)" if query.radius_km is not None else ""
     return (f"À environ {km} km de {query.postal_code}{where_fr}", f"About {km} km from {query.postal_code}{where_en}",
             True)
 
 
-def _availability(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _availability(query: CandidateQuery, content: None) -> Sentence:
     return (f"Disponible au plus tard le {query.available_by}", f"Available by {query.available_by}", True)
 
 
-def _contracts(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _contracts(query: CandidateQuery, content: None) -> Sentence:
     wanted = ", ".join(query.contract_types)
     return f"Accepte un contrat : {wanted}", f"Accepts a contract: {wanted}", True
 
 
-def _working(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _working(query: CandidateQuery, content: None) -> Sentence:
     wanted = ", ".join(query.working_time)
     return f"Régime de travail : {wanted}", f"Working time: {wanted}", True
 
 
-def _licences(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _licences(query: CandidateQuery, content: None) -> Sentence:
     wanted = ", ".join(query.licences)
     return f"Permis : {wanted}", f"Driving licences: {wanted}", True
 
 
-def _experience(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
-    months = int(pool.months[i]) if pool.months is not None else 0
+def _experience(query: CandidateQuery, months: int) -> Sentence:
     minimum_fr = f" (minimum {query.min_experience_months})" if query.min_experience_months is not None else ""
     minimum_en = f" (at least {query.min_experience_months})" if query.min_experience_months is not None else ""
     return (f"{months} mois d'expérience dans le métier{minimum_fr}", f"{months} months of experience in the occupation{minimum_en}",
             months > 0)
 
 
-def _education(query: CandidateQuery, pool: _Pool, i: int) -> tuple[str, str, bool]:
+def _education(query: CandidateQuery, content: None) -> Sentence:
     level = query.min_education_level
     return (f"Diplôme de niveau CITE {level} ou plus", f"A diploma at ISCED level {level} or above", True)
 
 
-_SENTENCES = {
+_SENTENCES: dict[str, Any] = {
     "occupation": _occupation, "required_skills": _required, "preferred_skills": _preferred, "languages": _languages,
     "distance": _distance, "availability": _availability, "contract_types": _contracts, "working_time": _working,
     "licences": _licences, "experience": _experience, "education": _education,
 }
 
 
-def _none(pool: _Pool, i: int) -> None:
-    return None
+# What each sentence says of the candidates of a page, as Python values (candidates with the same
+# content get the same sentence), taken from the pool's arrays once per page.
+
+def _same(query: CandidateQuery, pool: _Pool, page: np.ndarray) -> list[None]:
+    return [None] * len(page)
 
 
-def _distance_content(pool: _Pool, i: int) -> int | None:
-    distance = float(pool.distance[i]) if pool.distance is not None else float("nan")
-    return None if distance != distance else round(distance)
+def _related(query: CandidateQuery, pool: _Pool, page: np.ndarray) -> list[bool]:
+    return pool.related[page].tolist() if pool.related is not None else [False] * len(page)
 
 
-# What of the candidate each sentence says: candidates with the same content get the same sentence.
+def _held(query: CandidateQuery, pool: _Pool, page: np.ndarray) -> list[tuple[bool, ...]]:
+    columns = [pool.held[code][page].tolist() for code in query.preferred_skills]
+    return list(zip(*columns, strict=True)) if columns else [()] * len(page)
+
+
+def _levels(query: CandidateQuery, pool: _Pool, page: np.ndarray) -> list[tuple[int, ...]]:
+    columns = [pool.levels[need.code][page].tolist() for need in query.languages]
+    return list(zip(*columns, strict=True)) if columns else [()] * len(page)
+
+
+def _kilometres(query: CandidateQuery, pool: _Pool, page: np.ndarray) -> list[int | None]:
+    if pool.distance is None:
+        return [None] * len(page)
+    return [None if d != d else round(d) for d in pool.distance[page].tolist()]  # NaN: no postal code
+
+
+def _months(query: CandidateQuery, pool: _Pool, page: np.ndarray) -> list[int]:
+    return pool.months[page].tolist() if pool.months is not None else [0] * len(page)
+
+
 _CONTENT: dict[str, Any] = {
-    "occupation": lambda pool, i: pool.related is not None and bool(pool.related[i]),
-    "required_skills": _none, "availability": _none, "contract_types": _none, "working_time": _none,
-    "licences": _none, "education": _none,
-    "preferred_skills": lambda pool, i: tuple(bool(held[i]) for held in pool.held.values()),
-    "languages": lambda pool, i: tuple(int(levels[i]) for levels in pool.levels.values()),
-    "distance": _distance_content,
-    "experience": lambda pool, i: int(pool.months[i]) if pool.months is not None else 0,
+    "occupation": _related, "required_skills": _same, "availability": _same, "contract_types": _same,
+    "working_time": _same, "licences": _same, "education": _same, "preferred_skills": _held, "languages": _levels,
+    "distance": _kilometres, "experience": _months,
 }

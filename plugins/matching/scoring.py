@@ -101,23 +101,20 @@ def search(index: ProfileIndex, query: CandidateQuery, declared_factor: float = 
         score += weights[name] * value
     score *= 100.0 / total_weight
     page = _page(score, index.arrays["tiebreak"][pool.rows], query.offset, query.limit)
-    positions = page.tolist()
-    rows, scores = pool.rows[page].tolist(), score[page].tolist()
     # The page's numbers as Python values, once per criterion.
+    rows, scores = pool.rows[page].tolist(), score[page].tolist()
     values = {name: pool.values[name][page].tolist() for name in criteria}
     present = index.arrays["present"][pool.rows[page]]
     # Whether each field was validated, None where the candidate has no such field.
     flags = {name: [flag if has else None for flag, has in zip(factors[name][page].tolist(),
                                                                 ((present & FLAGS[RESTS_ON[name]]) != 0).tolist(), strict=True)]
              for name in criteria}
-    sentences = explain.Sentences(query, pool)
+    said = explain.sentences(query, pool, page, criteria)
+    explained = _Explained(weights, total_weight)
     candidates = tuple(
-        RankedCandidate(
-            index.pseudonyms[rows[k]], round(scores[k], 2),
-            criteria=tuple(_explained(name, sentences, i, weights[name], total_weight, flags[name][k], values[name][k])
-                           for name in criteria),
-        )
-        for k, i in enumerate(positions)
+        RankedCandidate(index.pseudonyms[row], round(scores[k], 2),
+                        criteria=tuple(explained(name, said[name][k], flags[name][k], values[name][k]) for name in criteria))
+        for k, row in enumerate(rows)
     )
     return Ranking(candidates, int(len(pool.rows)))
 
@@ -285,8 +282,20 @@ def _page(score: np.ndarray, tiebreak: np.ndarray, offset: int, limit: int) -> n
     return top[np.argsort(-key[top], kind="stable")][offset:wanted]
 
 
-def _explained(name: str, sentences: explain.Sentences, i: int, weight: float, total_weight: float,
-               validated: bool | None, value: float) -> CriterionMatch:
-    fr, en, matched = sentences(name, i)
-    return CriterionMatch(name, matched, round(value, 4), weight, round(100.0 * weight * value / total_weight, 2),
-                          validated, fr, en)
+class _Explained:
+    """The criteria of a page's candidates. A match is immutable, so candidates for whom a criterion
+    counted the same (the same sentence, validation and value, as is common) share one."""
+
+    def __init__(self, weights: dict[str, float], total_weight: float) -> None:
+        self._weights, self._total_weight = weights, total_weight
+        self._made: dict[tuple[str, explain.Sentence, bool | None, float], CriterionMatch] = {}
+
+    def __call__(self, name: str, sentence: explain.Sentence, validated: bool | None, value: float) -> CriterionMatch:
+        key = (name, sentence, validated, value)
+        made = self._made.get(key)
+        if made is None:
+            fr, en, matched = sentence
+            weight = self._weights[name]
+            made = self._made[key] = CriterionMatch(name, matched, round(value, 4), weight,
+                                                    round(100.0 * weight * value / self._total_weight, 2), validated, fr, en)
+        return made
