@@ -22,7 +22,11 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}\Z")
 # A note verifier key (C2SP signed-note): <name>+<8 hex digits of key ID>+<base64 of type and key>.
 _VKEY = re.compile(r"^[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}\Z")
 # What each list setting holds, where it is not names.
-_LIST_ITEMS = {"AUDIT_WITNESSES": (_VKEY, "witness verifier keys (name+keyid+key)")}
+_SECONDS = re.compile(r"^\d{1,7}(\.\d{1,3})?\Z")
+_LIST_ITEMS = {"AUDIT_WITNESSES": (_VKEY, "witness verifier keys (name+keyid+key)"),
+               "DELIVERY_RETRY_SCHEDULE": (_SECONDS, "numbers of seconds")}
+# List settings whose items are numbers: written as numbers (TOML, JSON) or as strings.
+_NUMBER_LISTS = frozenset({"DELIVERY_RETRY_SCHEDULE"})
 INSTANCE_FILE = "dossier.toml"
 
 
@@ -78,12 +82,39 @@ class Settings:
     # How often (seconds) the server delivers queued events to plugins and retries unconfirmed
     # purges; 0: events are delivered right after the change commits, in the same request.
     PLUGIN_DISPATCH_INTERVAL: float = 1.0
+    # How often (seconds) the background work runs the plugins' periodic work (dossier_scheduled).
+    PLUGIN_SCHEDULE_INTERVAL: float = 60.0
     # The first retry of an unconfirmed purge comes after this many seconds, then twice as long each time.
     PLUGIN_PURGE_RETRY_SECONDS: int = 30
     # Employers' contact requests (docs/matching.md): days a pending one waits for the seeker's
     # answer, and how many an employer may send in 24 hours.
     CONTACT_REQUEST_TTL_DAYS: int = 14
     CONTACT_REQUESTS_PER_DAY: int = 20
+    # Where people reach the service: the links in alerts and e-mails start with it.
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+    # E-mail (docs/alerts.md): without a host, no e-mail is sent (the null backend); TLS is none,
+    # starttls or tls (implicit, port 465 usually); SMTP_CA_FILE adds a CA to trust for the server.
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 587
+    SMTP_TLS: str = "starttls"
+    SMTP_USERNAME: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_SENDER: str = "dossier@dossier.example"
+    SMTP_TIMEOUT: float = 10.0
+    SMTP_CA_FILE: str = ""
+    # Seconds a webhook endpoint has to answer a delivery.
+    WEBHOOK_TIMEOUT: float = 10.0
+    # Seconds after a failed attempt before each retry (the Standard Webhooks schedule: 5 s, 5 min,
+    # 30 min, 2 h, 5 h, 10 h, 10 h; some 27 hours in all); then the delivery has failed.
+    DELIVERY_RETRY_SCHEDULE: tuple[str, ...] = ("5", "300", "1800", "7200", "18000", "36000", "36000")
+    # Seconds a worker holds a delivery it is sending: another takes it up only after that.
+    DELIVERY_LEASE_SECONDS: float = 60.0
+    # How often (seconds) the server looks for due deliveries; 0: right after the commit that
+    # queued them, in the same request (tests). DELIVERY_IN_SERVER false leaves them to `dossier worker`.
+    DELIVERY_INTERVAL: float = 1.0
+    DELIVERY_IN_SERVER: bool = True
+    # Deliveries sent at once by one worker's pass (each in its own short transactions).
+    DELIVERY_BATCH: int = 50
     SERVE_HOST: str = "127.0.0.1"
     SERVE_PORT: int = 8000
     SERVE_WORKERS: int = 2
@@ -104,6 +135,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "KEY_PROVIDER": ("local",),
     "LOG_LEVEL": ("DEBUG", "INFO", "WARNING", "ERROR"),
     "LOG_FORMAT": ("json", "text"),
+    "SMTP_TLS": ("none", "starttls", "tls"),
 }
 _MINIMUM: dict[str, float] = {
     "DATABASE_POOL_SIZE": 1,
@@ -119,8 +151,15 @@ _MINIMUM: dict[str, float] = {
     "PLUGIN_START_TIMEOUT": 0.01,
     "PLUGIN_DISPATCH_INTERVAL": 0,
     "PLUGIN_PURGE_RETRY_SECONDS": 1,
+    "PLUGIN_SCHEDULE_INTERVAL": 1,
     "CONTACT_REQUEST_TTL_DAYS": 1,
     "CONTACT_REQUESTS_PER_DAY": 1,
+    "SMTP_PORT": 1,
+    "SMTP_TIMEOUT": 0.1,
+    "WEBHOOK_TIMEOUT": 0.1,
+    "DELIVERY_LEASE_SECONDS": 1,
+    "DELIVERY_INTERVAL": 0,
+    "DELIVERY_BATCH": 1,
 }
 
 
@@ -186,6 +225,8 @@ def _coerce(key: str, value: Any, kind: type, origin: str) -> Any:
                 value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
             except json.JSONDecodeError:
                 raise ConfigError(f"{origin}: expected a list of names, got {value!r}") from None
+        if key in _NUMBER_LISTS and isinstance(value, (list, tuple)):
+            value = [str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in value]
         item, what = _LIST_ITEMS.get(key, (_NAME, "names (a-z, 0-9, _)"))
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and item.match(v) for v in value):
             raise ConfigError(f"{origin}: expected a list of {what}, got {value!r}")

@@ -27,7 +27,7 @@ from core.db import Prepared
 from core.dossier.store import lock_subject_for_share, lock_subject_for_update, lock_subjects_for_share
 from core.errors import AccessRefused, Forbidden, Gone, NotFound
 from core.identity.roles import Actor, Role
-from core.models import seeker_assignments, subjects
+from core.models import employer_assignments, seeker_assignments, subjects
 from consent.purposes import Purpose
 from core.policy import (
     READ_ACTIONS,
@@ -207,6 +207,20 @@ def require_employer_user(actor: Actor, employer_id: str) -> None:
     require_role(actor, Role.EMPLOYER)
     if actor.employer_id != employer_id:
         raise NotFound()
+
+
+def require_employer_reader(conn: Connection, actor: Actor, employer_id: str) -> None:
+    """A user of the employer, or an advisor it is assigned to (what the employer's searches and
+    requests are, never a seeker's details); another advisor or employer gets 404."""
+    if actor.role is Role.ADVISOR:
+        assigned = conn.execute(select(employer_assignments.c.employer_id).where(
+            employer_assignments.c.advisor_id == actor.account_id, employer_assignments.c.employer_id == employer_id)).first()
+        if assigned is None:
+            raise NotFound()
+        return
+    if actor.role is not Role.EMPLOYER:
+        raise Forbidden()
+    require_employer_user(actor, employer_id)
 
 
 def record(conn: Connection, actor: Actor, decision: Decision, now: datetime) -> None:

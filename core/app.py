@@ -16,6 +16,9 @@ from config.settings import ConfigError, load_settings
 from audit.views import api as audit_api
 from consent.views import api as consent_api
 from core.db import schema_is_current
+from core.delivery.service import ALERT_DESK, AlertDesk
+from core.delivery.views import api as delivery_api
+from core.delivery.worker import deliver_due
 from core.dossier.views import api as dossier_api
 from core.http.api import ApiBlueprint
 from core.http.oauth import TOKEN_OPERATION, register_token_endpoint
@@ -34,7 +37,7 @@ from core.search.views import api as search_api
 from core.taxonomy.views import api as taxonomy_api
 
 API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api, plugins_api,
-                                              search_api, contact_requests_api)
+                                              search_api, contact_requests_api, delivery_api)
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -55,7 +58,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequenc
     rt = build_runtime(settings)
     try:
         _check_schema(rt.engine)
-        gateway = PluginGateway(rt, start_plugins(rt, plugins))
+        desk = AlertDesk(rt)
+        desk.deliver_now = functools.partial(deliver_due, rt)
+        gateway = PluginGateway(rt, start_plugins(rt, plugins), desk)
         # With the channel endpoints that plugins declare (core.plugins.channels).
         blueprints = (*API_BLUEPRINTS, channel_api(rt, gateway))
     except ConfigError:
@@ -63,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, plugins: Sequenc
         raise
     app.extensions[EXTENSION] = rt
     app.extensions[plugin_gateway.EXTENSION] = gateway
+    app.extensions[ALERT_DESK] = desk
     app.extensions["dossier.openapi"] = functools.cache(
         lambda: build_spec([op for bp in blueprints for op in bp.operations] + [TOKEN_OPERATION], "dossier", _version())
     )

@@ -9,6 +9,7 @@ the group an object with a ``load_app()`` method as ``obj``: ``AppLoader(lambda:
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 import functools
 import json
 import os
@@ -103,6 +104,8 @@ def _jsonable(value: Any) -> Any:
     # The services' typed records (dataclasses) print as the objects they stand for.
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -185,12 +188,37 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in PERSON_ROLES]))
 @click.option("--employer", "employer_id", default=None, help="Employer id, for --role employer.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--email", default=None, help="An advisor's work e-mail address: their alerts are sent there.")
 @with_app
 @_friendly
-def users_add(username: str, role: str, employer_id: str | None, password_stdin: bool) -> None:
+def users_add(username: str, role: str, employer_id: str | None, password_stdin: bool, email: str | None) -> None:
     """Create an account (for a seeker, also an empty dossier) and print it as JSON."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    _print(accounts.create_account(runtime(), username, Role(role), password, employer_id).as_dict())
+    _print(accounts.create_account(runtime(), username, Role(role), password, employer_id, email).as_dict())
+
+
+@users.command("alerts")
+@click.argument("username")
+@click.option("--email", default=None, help="The advisor's work e-mail address ('' removes it).")
+@click.option("--email-alerts/--no-email-alerts", default=None, help="Each alert also by e-mail, or not.")
+@click.option("--digest", type=click.Choice(["none", "daily", "weekly"]), default=None, help="A digest by e-mail.")
+@with_app
+@_friendly
+def users_alerts(username: str, email: str | None, email_alerts: bool | None, digest: str | None) -> None:
+    """Show, or change, an advisor's alert address and preferences; prints them as JSON."""
+    from core.delivery.service import set_preferences
+
+    changes: dict[str, Any] = {}
+    if email is not None:
+        changes["email"] = email or None
+    if email_alerts is not None:
+        changes["email_alerts"] = email_alerts
+    if digest is not None:
+        changes["digest"] = digest
+    info = accounts.account_by_username(runtime(), username)
+    if info.role is not Role.ADVISOR:
+        raise click.ClickException(f"{username} is not an advisor")
+    _print(set_preferences(runtime(), info.id, changes))
 
 
 @users.command("password")
@@ -412,6 +440,121 @@ def plugins_dispatch() -> None:
     from core.plugins.worker import work
 
     _print(work(runtime(), plugin_gateway()))
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="One pass of every task, then exit (prints what it did).")
+@click.option("--interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+              help="Seconds between passes when there is nothing to do.")
+@with_app
+@_friendly
+def worker_command(once: bool, interval: float) -> None:
+    """Run the background work (plugin events, purges, deliveries, audit sequencing) until stopped;
+    any number of workers may run against PostgreSQL."""
+    from core.worker import run_worker
+
+    run_worker(runtime(), plugin_gateway(), once=once, interval=interval, report=_print)
+
+
+@cli.group("webhooks")
+def webhooks_group() -> None:
+    """Webhook endpoints that receive alerts, signed per the Standard Webhooks specification."""
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option("--hmac", "use_hmac", is_flag=True, help="Sign with HMAC-SHA256 (v1) and a secret of its own, not Ed25519 (v1a).")
+@click.option("--description", default="", help="What the endpoint is, for admins.")
+@with_app
+@_friendly
+def webhooks_add(url: str, use_hmac: bool, description: str) -> None:
+    """Register an endpoint; prints {"id","url","secret"?} (the secret once, with --hmac)."""
+    from core.delivery.service import add_endpoint
+
+    try:
+        endpoint, secret = add_endpoint(runtime(), url, use_hmac, description)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print({"id": endpoint.id, "url": endpoint.url, "signing": endpoint.signing} | ({"secret": secret} if secret else {}))
+
+
+@webhooks_group.command("list")
+@with_app
+@_friendly
+def webhooks_list() -> None:
+    """Print every endpoint as JSON lines: enabled or disabled, and why."""
+    from core.delivery.service import list_endpoints
+
+    for endpoint in list_endpoints(runtime()):
+        _print(endpoint)
+
+
+@webhooks_group.command("disable")
+@click.argument("endpoint_id")
+@with_app
+@_friendly
+def webhooks_disable(endpoint_id: str) -> None:
+    """Stop delivering to an endpoint (what waits for it fails)."""
+    from core.delivery.service import set_endpoint_enabled
+
+    _print(set_endpoint_enabled(runtime(), endpoint_id, False))
+
+
+@webhooks_group.command("enable")
+@click.argument("endpoint_id")
+@with_app
+@_friendly
+def webhooks_enable(endpoint_id: str) -> None:
+    """Deliver to an endpoint again (after a 410, a failure or an admin's disable)."""
+    from core.delivery.service import set_endpoint_enabled
+
+    _print(set_endpoint_enabled(runtime(), endpoint_id, True))
+
+
+@webhooks_group.command("rotate-secret")
+@click.argument("endpoint_id")
+@with_app
+@_friendly
+def webhooks_rotate_secret(endpoint_id: str) -> None:
+    """A new secret for an --hmac endpoint, printed once; the old one also signs for 24 hours."""
+    from core.delivery.service import rotate_secret
+
+    try:
+        endpoint, secret = rotate_secret(runtime(), endpoint_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print({"id": endpoint.id, "url": endpoint.url, "secret": secret})
+
+
+@cli.group("deliveries", invoke_without_command=True)
+@click.option("--state", type=click.Choice(["pending", "delivered", "failed"]), default=None,
+              help="Only deliveries in this state (default: pending and failed).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.pass_context
+def deliveries_group(ctx: click.Context, state: str | None, limit: int) -> None:
+    """What is pending, failed and disabled: counts, deliveries with their attempts, endpoints (JSON)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(_deliveries_overview, state=state, limit=limit)
+
+
+@with_app
+@_friendly
+def _deliveries_overview(state: str | None, limit: int) -> None:
+    from core.delivery.service import overview
+
+    _print(overview(runtime(), state, limit))
+
+
+@deliveries_group.command("retry")
+@click.argument("delivery_id")
+@with_app
+@_friendly
+def deliveries_retry(delivery_id: str) -> None:
+    """Send a failed delivery again at the next pass of a worker."""
+    from core.delivery.service import retry_delivery
+
+    retry_delivery(runtime(), delivery_id)
+    click.echo("ok")
 
 
 @cli.group("purposes")

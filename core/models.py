@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,11 +102,17 @@ class Account(Base):
     disabled_at: Mapped[datetime | None] = mapped_column()
     # A service client's scopes, space-separated (RFC 6749 section 3.3); NULL for people.
     scopes: Mapped[str | None] = mapped_column(Text)
+    # An advisor's work e-mail address, where their alerts go (a staff member's, never a seeker's),
+    # whether each alert is also e-mailed, and how often a digest comes: none, daily or weekly.
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    alert_digest: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
 
     __table_args__ = (
         CheckConstraint("role IN ('seeker','advisor','employer','auditor','admin','service')", name="role"),
         CheckConstraint("(role = 'seeker') = (subject_id IS NOT NULL)", name="seeker_subject"),
         CheckConstraint("(role = 'employer') = (employer_id IS NOT NULL)", name="employer_link"),
+        CheckConstraint("alert_digest IN ('none','daily','weekly')", name="alert_digest"),
     )
 
 

@@ -59,6 +59,8 @@ class Action(StrEnum):
     CONTACT_REQUEST_DECIDE = "matching:contact_request:decide"
     # The employer whose request the seeker accepted reads the name and contact details given to it.
     CONTACT_DETAILS_READ = "dossier:contact_details:read"
+    # A plugin had the delivery service alert an advisor (core.delivery.service): no subject.
+    ALERT_SEND = "delivery:alert:send"
 
 
 class Relation(StrEnum):

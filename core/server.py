@@ -35,8 +35,10 @@ class DossierServer(BaseApplication):  # type: ignore[misc]
 
 def start_background_work(app: Any) -> None:
     """The threads every server worker runs (one worker of the instance does the work): the audit
-    sequencer, and the plugins' event delivery and purge retries."""
+    sequencer, the plugins' event delivery and purge retries, and the delivery of alerts."""
     from audit.sequencer import start_background_sequencer
+    from core.delivery.service import alert_desk
+    from core.delivery.worker import start_background_delivery
     from core.plugins.gateway import plugin_gateway
     from core.plugins.worker import start_background_worker
     from core.runtime import runtime
@@ -44,6 +46,7 @@ def start_background_work(app: Any) -> None:
     rt = runtime(app)
     start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
     start_background_worker(rt, plugin_gateway(app))
+    start_background_delivery(rt, alert_desk(app))
 
 
 def post_worker_init(worker: Any) -> None:

@@ -7,6 +7,7 @@ import audit.models  # noqa: F401
 import consent.models  # noqa: F401
 import core.contact_requests.models  # noqa: F401, RUF100 (ruff counts the `core` name as used)
 import core.plugins.models  # noqa: F401, RUF100
+import core.delivery.models  # noqa: F401, RUF100
 import core.search.models  # noqa: F401
 from core.models import Base
 

@@ -83,6 +83,7 @@ class Manifest:
     - ``events``: the event and lifecycle hooks it implements, by hook name.
     - ``stores``: what it keeps (see :class:`StoredData`).
     - ``settings``: what the operator may configure (see :class:`PluginSetting`).
+    - ``sends_alerts``: it asks the service to alert advisors (see :class:`Alert`).
     """
 
     name: str
@@ -93,6 +94,8 @@ class Manifest:
     stores: tuple[StoredData, ...] = ()
     description: str = ""
     settings: tuple[PluginSetting, ...] = ()
+    # Whether it sends alerts to advisors (``context.send_alert``): the register shows it.
+    sends_alerts: bool = False
 
 
 @dataclass(frozen=True)
@@ -490,6 +493,53 @@ class SharedStore(Protocol):
     def items(self, name: str) -> Iterator[tuple[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class Advisor:
+    """An employer-side advisor as a plugin that alerts advisors knows them (``context.advisors``):
+    their account id, the employers assigned to them (ids, and names by id), and the digest they
+    chose (``none``, ``daily`` or ``weekly``). Never their name or address: the service delivers,
+    not the plugin."""
+
+    id: str
+    employers: tuple[str, ...]
+    digest: str
+    employer_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What a plugin asks the service to tell an advisor (``context.send_alert``).
+
+    The service keeps it in the advisor's inbox (``GET /api/v1/alerts``) and delivers it to the
+    advisor's work e-mail (if they chose so) and to the webhook endpoints an admin registered:
+    the plugin opens no socket and holds no address or credential. It must name no seeker (no
+    identity, ref or pseudonym): an employer's criteria, counts and times only.
+
+    - ``key``: the plugin's name for this alert, unique: asking again with the same key (an event
+      delivered twice) changes nothing and returns the same alert id.
+    - ``group``: alerts to one advisor with the same group, asked within ``group_minutes`` of the
+      first, are one alert that counts them (``occurrences``): the latest's content, unread again,
+      and nothing delivered again.
+    - ``criteria``: JSON, what was sought (codes and their labels); ``kind`` names the alert
+      (``employer_search``, ``digest``); the titles and texts are plain text, in French and English.
+    """
+
+    advisor: str
+    kind: str
+    key: str
+    title_fr: str
+    title_en: str
+    text_fr: str
+    text_en: str
+    employer_id: str | None = None
+    search_id: str | None = None
+    criteria: Mapping[str, Any] = field(default_factory=dict)
+    match_count: int | None = None
+    no_match: bool = False
+    group: str | None = None
+    group_minutes: int = 0
+
+
 class PluginContext(Protocol):
     """What a hook call may use besides its arguments. Its stores stop working when the call returns
     (``Revoked``); ``store`` needs the call's ``purpose`` (calls about no seeker, or an erasure, have none)."""
@@ -513,6 +563,16 @@ class PluginContext(Protocol):
     def log(self) -> logging.Logger: ...
 
     def now(self) -> datetime: ...
+
+    def advisors(self, employer_id: str | None = None) -> tuple[Advisor, ...]:
+        """The employer-side advisors (of ``employer_id``, or all with an employer); for a plugin
+        whose manifest ``sends_alerts``."""
+        ...
+
+    def send_alert(self, alert: Alert) -> str:
+        """Queue ``alert`` (in the inbox, and for delivery after this commits); its id. For a plugin
+        whose manifest ``sends_alerts``; ``ValueError`` for an alert the service refuses."""
+        ...
 
 
 class ChannelContext(PluginContext, Protocol):

@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from core.db import make_engine, migrate
 import audit.models  # noqa: F401 - every table is on the metadata
 import consent.models  # noqa: F401
+import core.delivery.models  # noqa: F401
 from core.models import Base
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRESQL_URL", "")
@@ -123,13 +125,20 @@ def instance(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def app(instance: Path, database_url: str) -> Iterator[Flask]:
+def app_config() -> dict[str, Any]:
+    """Settings a test module adds to the app's (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
+def app(instance: Path, database_url: str, app_config: dict[str, Any]) -> Iterator[Flask]:
     """The app on a migrated database holding the default taxonomy."""
     app = create_app({
         "INSTANCE_PATH": str(instance),
         "DATABASE_URL": database_url,
         "TESTING": True,
         "KEYRING_RELOAD_INTERVAL": 0.0,
+        **app_config,
     })
     with runtime(app).engine.begin() as conn:
         load_default(conn)

@@ -19,12 +19,11 @@ from consent import service as consent_service
 from consent.purposes import Purpose
 from consent.receipts import Receipt
 from consent.store import catalogue
-from core.access import authorize, authorize_as, require_employer_user
+from core.access import authorize, authorize_as, require_employer_reader, require_employer_user
 from core.contact_requests import store
 from core.dossier import records, store as dossier_store
-from core.errors import Conflict, Forbidden, NotFound, TooManyRequests
-from core.identity import store as identity_store
-from core.identity.roles import Actor, Role
+from core.errors import Conflict, NotFound, TooManyRequests
+from core.identity.roles import Actor
 from core.models import as_utc, new_id
 from core.plugins import outbox
 from core.plugins.gateway import PluginGateway
@@ -99,9 +98,9 @@ def send(rt: Runtime, actor: Actor, employer_id: str, candidate_ref: str, messag
 def employer_requests(rt: Runtime, actor: Actor, employer_id: str, limit: int = 100) -> list[ContactRequest]:
     """The employer's requests, newest first: for its users, and for the advisors it is assigned to
     (the same: states and times, never the message or a seeker's details)."""
-    _check_employer_reader(rt, actor, employer_id)
     now = rt.clock()
     with rt.engine.connect() as conn:
+        require_employer_reader(conn, actor, employer_id)
         rows = store.requests_of_employer(conn, employer_id, limit)
     return [_request(row, now) for row in rows]
 
@@ -179,18 +178,6 @@ def _answer(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, 
         row = store.request_of_subject(conn, subject_id, request_id) or row
     message = rt.sealer.cipher(subject_id, allowed.key).open(MESSAGE_RECORD, request_id, row.message).decode()
     return Decided(_request(row, now, message=message), receipt)
-
-
-def _check_employer_reader(rt: Runtime, actor: Actor, employer_id: str) -> None:
-    """A user of the employer, or an advisor it is assigned to; another advisor or employer gets 404."""
-    if actor.role is Role.ADVISOR:
-        with rt.engine.connect() as conn:
-            if any(row.employer_id == employer_id for row in identity_store.employers_of(conn, actor.account_id)):
-                return
-        raise NotFound()
-    if actor.role is not Role.EMPLOYER:
-        raise Forbidden()
-    require_employer_user(actor, employer_id)
 
 
 def _consent_stands(conn: Any, row: Any, now: datetime) -> bool:

@@ -52,6 +52,10 @@ class KeyProvider(Protocol):
         """The HMAC key from which each plugin's pseudonym key is derived (separate from the others)."""
         ...
 
+    def webhook_key(self) -> bytes:
+        """The HMAC key from which each webhook endpoint's signing secret is derived (separate from the others)."""
+        ...
+
     def ping(self) -> None:
         """Raise KeyProviderError unless the provider can serve."""
         ...

@@ -44,6 +44,7 @@ class LocalKeyring:
         self._active = 0
         self._blind_key = b""
         self._pseudonym_key = b""
+        self._webhook_key = b""
         self._mtime_ns = -1
         self._checked_at = 0.0
         self._load()
@@ -62,6 +63,7 @@ class LocalKeyring:
             "keks": {"1": _b64(AESGCM.generate_key(bit_length=256))},
             "blind_index_key": _b64(secrets.token_bytes(32)),
             "pseudonym_key": _b64(secrets.token_bytes(32)),
+            "webhook_key": _b64(secrets.token_bytes(32)),
         })
         return True
 
@@ -71,7 +73,7 @@ class LocalKeyring:
         with file_lock(path):
             with path.open("r", encoding="utf-8") as fh:
                 document = json.load(fh)
-            added = [name for name in ("pseudonym_key",) if name not in document]
+            added = [name for name in ("pseudonym_key", "webhook_key") if name not in document]
             for name in added:
                 document[name] = _b64(secrets.token_bytes(32))
             if added:
@@ -140,6 +142,12 @@ class LocalKeyring:
             raise KeyProviderError("the keyring has no pseudonym key; run `dossier init`")
         return self._pseudonym_key
 
+    def webhook_key(self) -> bytes:
+        self._maybe_reload()
+        if not self._webhook_key:
+            raise KeyProviderError("the keyring has no webhook key; run `dossier init`")
+        return self._webhook_key
+
     def ping(self) -> None:
         if not self.path.is_file() or self._active not in self._keks:
             raise KeyProviderError("keyring unavailable")
@@ -176,6 +184,7 @@ class LocalKeyring:
             self._active = int(document["active"])
             self._blind_key = base64.b64decode(document["blind_index_key"])
             self._pseudonym_key = base64.b64decode(document.get("pseudonym_key", ""))
+            self._webhook_key = base64.b64decode(document.get("webhook_key", ""))
             self._mtime_ns = stat.st_mtime_ns if stat else -1
             self._checked_at = time.monotonic()
 

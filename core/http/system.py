@@ -79,7 +79,7 @@ class JwkSchema(Schema):
     use = fields.String(metadata={"enum": ["sig"]})
     alg = fields.String()
     key_ops = fields.List(fields.String())
-    dossier_use = fields.String(metadata={"enum": ["token", "receipt", "checkpoint"],
+    dossier_use = fields.String(metadata={"enum": ["token", "receipt", "checkpoint", "webhook"],
                                           "description": "what this instance signs with it, or signed with it before its retirement"})
     dossier_status = fields.String(metadata={"enum": ["active", "retired"],
                                              "description": "retired: it signs nothing any more; receipts and checkpoints it "

@@ -47,11 +47,25 @@ def create_employer(rt: Runtime, name: str) -> dict[str, str]:
     return {"id": employer_id, "name": name}
 
 
+def check_email(address: str) -> str:
+    """A work e-mail address: one address, a local part and a domain, no display name or spaces."""
+    if not isinstance(address, str):
+        raise ValueError("an e-mail address is a string")
+    address = address.strip()
+    local, at, domain = address.rpartition("@")
+    if (not at or not local or "." not in domain or len(address) > 254 or domain.startswith(".") or domain.endswith(".")
+            or any(c.isspace() or c in "<>,;\"()[]\\" for c in address)):
+        raise ValueError("not an e-mail address (name@domain.example)")
+    return address
+
+
 def create_account(
-    rt: Runtime, username: str, role: Role, password: str | None = None, employer_id: str | None = None
+    rt: Runtime, username: str, role: Role, password: str | None = None, employer_id: str | None = None,
+    email: str | None = None,
 ) -> AccountInfo:
     """Create an account; a seeker's is linked to a new subject with its own data key (their dossier,
-    whose records are created at their first write)."""
+    whose records are created at their first write). ``email`` is an advisor's work address, where
+    their alerts go."""
     if role not in ACCOUNT_ROLES:
         raise InvalidInput("Rôle inconnu / unknown role.", field="role")
     if role is Role.SERVICE:
@@ -62,6 +76,14 @@ def create_account(
         raise InvalidInput("Un compte employeur, et lui seul, est lié à un employeur (--employer).", field="employer")
     if password is not None and len(password) < MIN_LENGTH:
         raise InvalidInput(f"Le mot de passe doit compter au moins {MIN_LENGTH} caractères.", field="password")
+    if email is not None:
+        if role is not Role.ADVISOR:
+            raise InvalidInput("Seul un conseiller a une adresse d'alerte / only an advisor has an alert address (--email).",
+                               field="email")
+        try:
+            email = check_email(email)
+        except ValueError as exc:
+            raise InvalidInput(f"Adresse e-mail invalide / {exc}.", field="email") from None
     password_hash = hash_password(password) if password is not None else None
     with rt.transaction() as conn:
         if employer_id is not None and not store.employer_exists(conn, employer_id):
@@ -72,7 +94,7 @@ def create_account(
         account_id = new_id()
         try:
             store.insert_account(conn, id=account_id, username=username, role=role.value, password_hash=password_hash,
-                                 subject_id=subject_id, employer_id=employer_id, created_at=rt.clock())
+                                 subject_id=subject_id, employer_id=employer_id, created_at=rt.clock(), email=email)
         except IntegrityError:
             raise Conflict("Ce nom d'utilisateur existe déjà.", field="username") from None
     return AccountInfo(account_id, username, role, subject_id, employer_id)

@@ -1,4 +1,4 @@
-"""Signing keys (Ed25519) for access tokens, consent receipts and audit checkpoints.
+"""Signing keys (Ed25519) for access tokens, consent receipts, audit checkpoints and outbound webhooks.
 
 Each use has its own active key (docs/design.md); all public keys are published as one JWKS.
 The keys live in ``signing-keys.json`` in the instance folder, mode 0600.
@@ -36,6 +36,8 @@ class KeyUse(StrEnum):
     TOKEN = "token"
     RECEIPT = "receipt"
     CHECKPOINT = "checkpoint"
+    # Outbound webhooks (Standard Webhooks v1a): receivers verify with the keys of this use.
+    WEBHOOK = "webhook"
 
 
 # NOTE: what a retired key signed stays verifiable for these uses only. A token signed by a

@@ -18,13 +18,16 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.crypto.sealing import Sealer, WrappedKey
 from core.plugins import store
 from core.plugins.registry import Plugin
 from core.unit_of_work import UnitOfWork
-from plugins.api import NotHeld, Revoked, StoreChanges
+from plugins.api import Advisor, Alert, NotHeld, Revoked, StoreChanges
+
+if TYPE_CHECKING:
+    from core.delivery.service import AlertDesk
 
 MAX_VALUE_BYTES = 256 * 1024
 MAX_KEY_LENGTH = 200
@@ -34,11 +37,13 @@ DECODE_BATCH = 256
 
 @dataclass(frozen=True)
 class StoreBackend:
-    """What the plugins' stores use: the database, the seekers' keys and the clock (service side)."""
+    """What the plugins' contexts use: the database, the seekers' keys and the clock, and the
+    delivery service's desk for plugins that send alerts (service side)."""
 
     work: UnitOfWork
     sealer: Sealer
     clock: Callable[[], datetime]
+    alerts: AlertDesk | None = None
 
 
 @dataclass(frozen=True)
@@ -111,12 +116,27 @@ class CallContext:
             raise Revoked("only a channel endpoint's context records contacts")
         return recorder(email=email, national_id=national_id, channel=channel, occurred_at=occurred_at, summary=summary)
 
+    def advisors(self, employer_id: str | None = None) -> tuple[Advisor, ...]:
+        return _alert_desk(_open(self._number)).advisors(employer_id)
+
+    def send_alert(self, alert: Alert) -> str:
+        call = _open(self._number)
+        return _alert_desk(call).send_alert(call.plugin.name, alert)
+
     def end(self) -> None:
         """The call is over: nothing reached through this context works any more."""
         _OPEN.pop(self._number, None)
 
     def __repr__(self) -> str:
         return f"CallContext(plugin={self._plugin!r}, purpose={self._purpose!r})"
+
+
+def _alert_desk(call: _Call) -> AlertDesk:
+    if not call.plugin.manifest.sends_alerts:
+        raise ValueError(f"the manifest of {call.plugin.name} does not declare sends_alerts")
+    if call.backend.alerts is None:
+        raise Revoked("this context cannot send alerts")
+    return call.backend.alerts
 
 
 def _encode(value: Any) -> bytes:

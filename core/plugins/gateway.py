@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
@@ -51,6 +51,9 @@ from plugins.api import (
     frozen,
 )
 
+if TYPE_CHECKING:
+    from core.delivery.service import AlertDesk
+
 log = logging.getLogger("dossier.plugins")
 EXTENSION = "dossier.plugins"
 MAX_EXPLANATIONS, MAX_EXPLANATION = 10, 200
@@ -76,12 +79,15 @@ EVENT_CATEGORIES: dict[Hook, frozenset[str]] = {
 class PluginGateway:
     """Every call of a plugin, one method per hook; composed by create_app beside the runtime."""
 
-    def __init__(self, rt: Runtime, host: PluginHost) -> None:
+    def __init__(self, rt: Runtime, host: PluginHost, alerts: AlertDesk | None = None) -> None:
         self._rt = rt
         self._host = host
-        self._backend = StoreBackend(rt.work, rt.sealer, rt.clock)
+        # The clock read at each use, so that a test moving the runtime's clock moves the plugins' too.
+        self._backend = StoreBackend(rt.work, rt.sealer, lambda: rt.clock(), alerts)
         # The server's background worker, when one runs in this process (core.plugins.worker).
         self.worker: ElectedWorker | None = None
+        # When (time.monotonic) this process last ran the plugins' periodic work (core.plugins.worker).
+        self.scheduled_at: float | None = None
 
     # -- what runs ----------------------------------------------------------------------------
 
@@ -198,6 +204,14 @@ class PluginGateway:
         for plugin in self._host.subscribers(hookspecs.dossier_employer_search_performed):
             own = dataclasses.replace(search, criteria=frozen(dict(search.criteria)))
             self._call(plugin, hookspecs.dossier_employer_search_performed, None, search=own)
+
+    def scheduled(self) -> int:
+        """Run each plugin's periodic work once; how many plugins were called."""
+        called = 0
+        for plugin in self._host.implementing(hookspecs.dossier_scheduled):
+            self._call(plugin, hookspecs.dossier_scheduled, None)
+            called += 1
+        return called
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -181,6 +181,17 @@ def dossier_process_started(context: PluginContext) -> None:
     """
 
 
+@hookspec
+def dossier_scheduled(context: PluginContext) -> None:
+    """Periodic work (a digest to send): called by the background work about once every
+    ``PLUGIN_SCHEDULE_INTERVAL`` seconds, by each worker that runs it, so possibly twice at once;
+    what it asks of the service must carry keys that make a second time change nothing
+    (``Alert.key``).
+
+    Consent: no purpose and no view; ``context.store`` cannot be used, ``context.shared`` can.
+    """
+
+
 # -- queries -----------------------------------------------------------------------------------
 
 
@@ -200,5 +211,5 @@ SUBJECT_EVENT_HOOKS = ("dossier_profile_published", "dossier_profile_changed", "
                        "dossier_contact_recorded", "dossier_contact_request_decided", "dossier_consent_granted")
 EVENT_HOOKS = (*SUBJECT_EVENT_HOOKS, "dossier_employer_search_performed")
 LIFECYCLE_HOOKS = ("dossier_consent_withdrawn", "dossier_subject_erased")
-PROCESS_HOOKS = ("dossier_process_started",)
+PROCESS_HOOKS = ("dossier_process_started", "dossier_scheduled")
 QUERY_HOOKS = ("dossier_candidate_ranking",)

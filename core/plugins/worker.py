@@ -3,6 +3,8 @@ and purge what lapsed consents no longer allow (one worker of the instance does 
 
 from __future__ import annotations
 
+import time
+
 from core.background import ElectedWorker
 from core.plugins import outbox, purges
 from core.plugins.gateway import PluginGateway
@@ -17,7 +19,19 @@ def work(rt: Runtime, plugins: PluginGateway) -> dict[str, int]:
         "events_delivered": outbox.dispatch_pending(rt, plugins),
         "purges_scheduled_for_lapsed_consents": purges.sweep_lapsed(rt, plugins),
         "purges_confirmed": purges.retry_due(rt, plugins),
+        "scheduled_plugins_run": run_scheduled(rt, plugins),
     }
+
+
+def run_scheduled(rt: Runtime, plugins: PluginGateway, force: bool = False) -> int:
+    """The plugins' periodic work, if ``PLUGIN_SCHEDULE_INTERVAL`` has passed since this process
+    last ran it (or with ``force``)."""
+    now = time.monotonic()
+    last = plugins.scheduled_at
+    if not force and last is not None and now - last < rt.settings.PLUGIN_SCHEDULE_INTERVAL:
+        return 0
+    plugins.scheduled_at = now
+    return plugins.scheduled()
 
 
 def start_background_worker(rt: Runtime, plugins: PluginGateway) -> ElectedWorker | None:

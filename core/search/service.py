@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from core.access import authorize, authorize_candidates, require_employer_user
+from core.access import authorize, authorize_candidates, require_employer_reader, require_employer_user
 from core.categories import PROFILE
 from core.dossier import records, store as dossier_store
 from core.errors import InvalidInput, NotFound
@@ -145,16 +145,17 @@ def search(rt: Runtime, plugins: PluginGateway, actor: Actor, employer_id: str, 
 
 
 def past_searches(rt: Runtime, actor: Actor, employer_id: str, limit: int = 50, before: datetime | None = None) -> list[PastSearch]:
-    """The employer's own searches, newest first: criteria and counts, no candidate."""
-    require_employer_user(actor, employer_id)
+    """The employer's searches, newest first: criteria and counts, no candidate; for its users
+    and the advisors it is assigned to (whom its searches alert)."""
     with rt.engine.connect() as conn:
+        require_employer_reader(conn, actor, employer_id)
         rows = store.searches_of(conn, employer_id, limit, before)
     return [_past(row) for row in rows]
 
 
 def past_search(rt: Runtime, actor: Actor, employer_id: str, search_id: str) -> PastSearch:
-    require_employer_user(actor, employer_id)
     with rt.engine.connect() as conn:
+        require_employer_reader(conn, actor, employer_id)
         row = store.search_of(conn, employer_id, search_id)
     if row is None:
         raise NotFound()

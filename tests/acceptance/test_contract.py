@@ -168,6 +168,24 @@ def test_every_operation_answers_what_the_document_says(contract: Contract, rt, 
     c("POST", base + f"/contact-requests/{sent['id']}/refuse", 409, headers=seeker.auth)
     c("POST", base + f"/contact-requests/{sent['id']}/withdraw", 200, headers=seeker.auth)
 
+    # alerts: the searches above alerted the employer's advisor
+    from core.plugins.gateway import plugin_gateway
+    from core.plugins.outbox import dispatch_pending
+
+    dispatch_pending(rt, plugin_gateway(c.app))
+    alerts = c("GET", "/api/v1/alerts?limit=10", 200, headers=advisor.auth).get_json()["alerts"]
+    c("GET", "/api/v1/alerts?no_match=maybe", 422, headers=advisor.auth)
+    c("GET", "/api/v1/alerts", 403, headers=seeker.auth)
+    c("GET", f"/api/v1/alerts/{alerts[0]['id']}", 200, headers=advisor.auth)
+    c("GET", f"/api/v1/alerts/{alerts[0]['id']}", 404, headers=make_person(Role.ADVISOR).auth)
+    c("POST", f"/api/v1/alerts/{alerts[0]['id']}/read", 200, headers=advisor.auth)
+    c("POST", f"/api/v1/alerts/{alerts[0]['id']}/unread", 200, headers=advisor.auth)
+    c("GET", "/api/v1/me/alert-preferences", 200, headers=advisor.auth)
+    c("PATCH", "/api/v1/me/alert-preferences", 200, **json_body({"email": "conseil@forem.example", "digest": "weekly"}, advisor))
+    c("PATCH", "/api/v1/me/alert-preferences", 422, **json_body({"digest": "hourly"}, advisor))
+    c("GET", "/api/v1/deliveries", 200, headers=admin.auth)
+    c("GET", "/api/v1/deliveries", 403, headers=advisor.auth)
+
     # erasure, last
     c("DELETE", base, 204, headers=seeker.auth)
     c("GET", base + "/dossier", 401, headers=seeker.auth)  # the account went with the key

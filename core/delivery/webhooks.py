@@ -1,0 +1,135 @@
+"""Outbound webhooks, signed per the Standard Webhooks specification.
+
+Each delivery carries ``webhook-id`` (the delivery's id: the same on every attempt, so a receiver
+de-duplicates on it), ``webhook-timestamp`` (seconds since the epoch, at the attempt) and
+``webhook-signature``: space-separated ``version,base64`` signatures of
+``{webhook-id}.{webhook-timestamp}.{body}``, with
+
+- ``v1a``: Ed25519 with the instance's webhook key, published in the JWKS
+  (``"dossier_use": "webhook"``); a receiver accepts a signature that any of those keys verifies,
+  so a rotation (``dossier keys rotate-signing --use webhook``) needs nothing of it;
+- ``v1``: HMAC-SHA256 with the endpoint's own secret (``whsec_`` and base64), derived from the
+  keyring's webhook key (nothing secret is in the database). While a secret is replaced, the
+  previous one signs too, for ``SECRET_OVERLAP``: a receiver moves to the new one without a gap.
+
+A body is thin: what happened and references to it, never a person's data (docs/alerts.md).
+Deliveries go only to the URL an admin registered; redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+SECRET_PREFIX = "whsec_"
+SECRET_OVERLAP = timedelta(hours=24)
+# What is read of a receiver's answer (it is not kept, only its status).
+MAX_ANSWER_BYTES = 4096
+USER_AGENT = "dossier-webhooks/1"
+
+
+class EndpointError(ValueError):
+    """A URL that cannot be registered as an endpoint; the message says why."""
+
+
+def check_url(url: str) -> str:
+    """``url`` if it can receive deliveries: http or https, a host, no credentials or fragment."""
+    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url):
+        raise EndpointError("a webhook URL is one http or https URL of at most 2,000 characters, without spaces")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EndpointError("a webhook URL starts with https:// (or http://) and names a host")
+    if parts.username or parts.password:
+        raise EndpointError("a webhook URL holds no user name or password; deliveries are signed instead")
+    if parts.fragment:
+        raise EndpointError("a webhook URL has no #fragment")
+    try:
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError:
+        raise EndpointError("the port of the webhook URL is not a valid number") from None
+    return url
+
+
+def endpoint_secret(webhook_key: bytes, endpoint_id: str, generation: int) -> bytes:
+    """The HMAC secret of one endpoint at one generation, derived from the keyring's webhook key."""
+    return hmac.new(webhook_key, f"dossier/webhook-secret/v1|{endpoint_id}|{generation}".encode(), hashlib.sha256).digest()
+
+
+def secret_text(secret: bytes) -> str:
+    """A secret as receivers write it in their configuration (``whsec_`` and base64)."""
+    return SECRET_PREFIX + base64.b64encode(secret).decode()
+
+
+def signed_content(message_id: str, timestamp: int, body: bytes) -> bytes:
+    return f"{message_id}.{timestamp}.".encode() + body
+
+
+def signature_header(message_id: str, timestamp: int, body: bytes, *, ed25519: Ed25519PrivateKey | None = None,
+                     secrets: tuple[bytes, ...] = ()) -> str:
+    """The ``webhook-signature`` value: a ``v1a`` signature with ``ed25519`` and a ``v1`` one per secret."""
+    content = signed_content(message_id, timestamp, body)
+    signatures = []
+    if ed25519 is not None:
+        signatures.append("v1a," + base64.b64encode(ed25519.sign(content)).decode())
+    for secret in secrets:
+        signatures.append("v1," + base64.b64encode(hmac.new(secret, content, hashlib.sha256).digest()).decode())
+    return " ".join(signatures)
+
+
+def payload(event_type: str, at: datetime, data: dict[str, Any]) -> bytes:
+    """The body: ``type``, ``timestamp`` and ``data``, as the specification's examples have it."""
+    return json.dumps({"type": event_type, "timestamp": at.isoformat().replace("+00:00", "Z"), "data": data},
+                      separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an attempt came to: a status (None when no answer came) and the outcome's name."""
+
+    status: int | None
+    outcome: str
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def gone(self) -> bool:
+        """410 Gone: the receiver asks not to be sent anything again."""
+        return self.status == 410
+
+
+def post(client: httpx.Client, url: str, message_id: str, body: bytes, signature: str, timestamp: int) -> Answer:
+    """Send one delivery with ``client`` (its timeout; redirects not followed); never raises for
+    what the network or the receiver does."""
+    headers = {
+        "content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp), "webhook-signature": signature,
+    }
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            read = 0
+            for chunk in response.iter_bytes():
+                read += len(chunk)
+                if read >= MAX_ANSWER_BYTES:
+                    break
+            return Answer(response.status_code, f"http_{response.status_code}")
+    except httpx.TimeoutException:
+        return Answer(None, "timeout")
+    except httpx.HTTPError as exc:
+        return Answer(None, _error_name(exc))
+
+
+def _error_name(exc: Exception) -> str:
+    """The kind of a network error, as an outcome (never its message, which may quote the URL)."""
+    name = type(exc).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")[:60]
