@@ -35,14 +35,6 @@ class AlertSchema(Schema):
     link = Text()
 
 
-class AlertPageSchema(Schema):
-    alerts = fields.List(fields.Nested(AlertSchema))
-    total = fields.Integer(metadata={"description": "alerts matching the filters"})
-    unread = fields.Integer(metadata={"description": "all the caller's unread alerts"})
-    limit = fields.Integer()
-    offset = fields.Integer()
-
-
 class AlertsQuerySchema(StrictSchema):
     unread = fields.Boolean(load_default=None, metadata={"description": "only unread (true) or read (false) alerts"})
     employer = fields.UUID(load_default=None, data_key="employer", metadata={"description": "only this employer's"})

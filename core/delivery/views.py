@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, after_this_request
+
 from core.access import require_role
 from core.delivery import schemas, service
 from core.http.api import ApiBlueprint
@@ -15,13 +17,22 @@ TAGS = ("alerts",)
 
 
 @api.operation("/alerts", summary="Mes alertes / my alerts", tags=TAGS, query=schemas.AlertsQuerySchema,
-               response=schemas.AlertPageSchema(), errors=(403,))
-def my_alerts(actor: Actor, query: dict[str, Any]) -> service.AlertPage:
+               response=schemas.AlertSchema(many=True), errors=(403,))
+def my_alerts(actor: Actor, query: dict[str, Any]) -> list[service.AlertView]:
     """The advisor's own alerts, the latest first: what their employers sought, how many profiles
-    matched, and searches that found no one (`no_match`). Never a candidate."""
+    matched, and searches that found no one (`no_match`). Never a candidate. The headers
+    `X-Total-Count` (alerts matching the filters) and `X-Unread-Count` (all unread) count them."""
     employer = str(query["employer"]) if query["employer"] else None
-    return service.list_alerts(runtime(), actor, unread=query["unread"], employer_id=employer, no_match=query["no_match"],
+    page = service.list_alerts(runtime(), actor, unread=query["unread"], employer_id=employer, no_match=query["no_match"],
                                kind=query["kind"], limit=query["limit"], offset=query["offset"])
+
+    @after_this_request
+    def counted(response: Response) -> Response:
+        response.headers["X-Total-Count"] = str(page.total)
+        response.headers["X-Unread-Count"] = str(page.unread)
+        return response
+
+    return page.alerts
 
 
 @api.operation("/alerts/<uuid:alert_id>", summary="Une alerte / one alert", tags=TAGS, response=schemas.AlertSchema(),

@@ -173,7 +173,7 @@ def test_every_operation_answers_what_the_document_says(contract: Contract, rt, 
     from core.plugins.outbox import dispatch_pending
 
     dispatch_pending(rt, plugin_gateway(c.app))
-    alerts = c("GET", "/api/v1/alerts?limit=10", 200, headers=advisor.auth).get_json()["alerts"]
+    alerts = c("GET", "/api/v1/alerts?limit=10", 200, headers=advisor.auth).get_json()
     c("GET", "/api/v1/alerts?no_match=maybe", 422, headers=advisor.auth)
     c("GET", "/api/v1/alerts", 403, headers=seeker.auth)
     c("GET", f"/api/v1/alerts/{alerts[0]['id']}", 200, headers=advisor.auth)

@@ -27,9 +27,13 @@ ALERTS = "/api/v1/alerts"
 
 
 def inbox(client: Any, person: Any, **query: Any) -> dict[str, Any]:
+    """The page of alerts (the contract's list) and its counts (from the headers)."""
     response = client.get(ALERTS, query_string=query, headers=person.auth)
     assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
+    listed = response.get_json()
+    assert isinstance(listed, list)
+    return {"alerts": listed, "total": int(response.headers["X-Total-Count"]),
+            "unread": int(response.headers["X-Unread-Count"])}
 
 
 def test_a_search_alerts_the_employers_advisor_with_what_was_sought_and_how_many_matched(
@@ -304,6 +308,7 @@ def test_no_alert_email_or_webhook_carries_a_seeker(client, rt, cli, smtp, recei
     delivered = [m.raw for m in smtp.mails] + [r.body for r in receiver.received]
     delivered += [json.dumps(r.headers).encode() for r in receiver.received]
     delivered.append(client.get(ALERTS, headers=employer_advisor.auth).get_data())
+    delivered.append(client.get(ALERTS + "?kind=digest", headers=employer_advisor.auth).get_data())
     for body in delivered:
         for value in forbidden:
             assert value.encode() not in body
