@@ -38,7 +38,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 
@@ -139,7 +138,7 @@ def baseline(rt: Any, advisor_id: str, endpoint_id: str, count: int) -> float:
     start = queue(rt, advisor_id, endpoint_id, count, 0.0)
     lease_seconds = rt.settings.DELIVERY_LEASE_SECONDS
     sent = 0
-    with httpx.Client(timeout=10.0, follow_redirects=False, trust_env=False) as client:
+    with webhooks.Sender(10.0) as client:
         while sent < count:
             now = rt.clock()
             lease = now + timedelta(seconds=lease_seconds)
@@ -149,7 +148,7 @@ def baseline(rt: Any, advisor_id: str, endpoint_id: str, count: int) -> float:
                 alert = store.alert(conn, row.alert_id)
             body = webhooks.payload(row.event_type, now, thin_data(rt, alert))
             stamp = int(now.timestamp())
-            answer = webhooks.post(client, endpoint.url, row.id, body, _signature(rt, endpoint, row.id, stamp, body, now), stamp)
+            answer = client.post(endpoint.url, row.id, body, _signature(rt, endpoint, row.id, stamp, body, now), stamp)
             with rt.transaction() as conn:
                 store.record_attempts(conn, [(row.id, row.attempts, now, 1, answer.delivered, answer.status, answer.outcome)])
                 store.finish(conn, row.id, lease, {"state": "delivered", "finished_at": rt.clock(), "last_outcome": answer.outcome})
@@ -242,7 +241,7 @@ def run(database: str, messages: int, searches: int) -> dict[str, float]:
             # Every search an alert of its own (no grouping), so that each has its webhook.
             served = create_app({**overrides, "DELIVERY_INTERVAL": 1.0, "PLUGIN_DISPATCH_INTERVAL": 1.0,
                                  "PLUGINS": {"alerts": {"group_minutes": 0}}})
-            start_background_work(served)
+            threads = start_background_work(served)
             srt = runtime(served)
             employer = accounts.create_employer(srt, "Employeur du banc d'essai")
             accounts.assign_employer(srt, advisor.username, employer["id"])
@@ -256,6 +255,8 @@ def run(database: str, messages: int, searches: int) -> dict[str, float]:
                   f"p95 {figures[f'{database}_inbox_p95']:.1f} ms; to the webhook receiver: p50 "
                   f"{figures[f'{database}_webhook_p50']:.1f} ms, p95 {figures[f'{database}_webhook_p95']:.1f} ms "
                   f"({searches} searches, one after the other)")
+            for thread in threads:
+                thread.stop()
             srt.engine.dispose()
         finally:
             rt.engine.dispose()

@@ -33,9 +33,10 @@ class DossierServer(BaseApplication):  # type: ignore[misc]
         return app
 
 
-def start_background_work(app: Any) -> None:
+def start_background_work(app: Any) -> list[Any]:
     """The threads every server worker runs (one worker of the instance does the work): the audit
-    sequencer, the plugins' event delivery and purge retries, and the delivery of alerts."""
+    sequencer, the plugins' event delivery and purge retries, and the delivery of alerts. Returns
+    the threads started (each ``stop()``s)."""
     from audit.sequencer import start_background_sequencer
     from core.delivery.service import alert_desk
     from core.delivery.worker import start_background_delivery
@@ -44,9 +45,9 @@ def start_background_work(app: Any) -> None:
     from core.runtime import runtime
 
     rt = runtime(app)
-    start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL)
-    start_background_worker(rt, plugin_gateway(app))
-    start_background_delivery(rt, alert_desk(app))
+    started = (start_background_sequencer(rt, rt.settings.AUDIT_SEQUENCE_INTERVAL), start_background_worker(rt, plugin_gateway(app)),
+               start_background_delivery(rt, alert_desk(app)))
+    return [worker for worker in started if worker is not None]
 
 
 def post_worker_init(worker: Any) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from core.delivery.models import alert_keys, alerts, deliveries, delivery_attempts, webhook_endpoints
@@ -93,6 +93,21 @@ def alerts_of(conn: Connection, advisor_id: str, *, unread: bool | None, employe
     return rows, total
 
 
+def alerts_by_id(conn: Connection, alert_ids: Sequence[str]) -> dict[str, Any]:
+    if not alert_ids:
+        return {}
+    return {row.id: row for row in conn.execute(select(alerts).where(alerts.c.id.in_(list(set(alert_ids)))))}
+
+
+def advisors_by_id(conn: Connection, advisor_ids: Sequence[str]) -> dict[str, Any]:
+    """Enabled advisors' addresses and preferences, by account id."""
+    if not advisor_ids:
+        return {}
+    return {row.id: row for row in conn.execute(
+        select(accounts.c.id, accounts.c.email, accounts.c.email_alerts, accounts.c.alert_digest)
+        .where(accounts.c.id.in_(list(set(advisor_ids))), accounts.c.role == "advisor", accounts.c.disabled_at.is_(None)))}
+
+
 def alert(conn: Connection, alert_id: str) -> Any:
     return conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
 
@@ -161,6 +176,15 @@ def finish(conn: Connection, delivery_id: str, lease: datetime, values: dict[str
     done = conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.leased_until == lease)
                         .values(leased_until=None, **values))
     return bool(done.rowcount)
+
+
+def finish_delivered(conn: Connection, lease: datetime, finished: Sequence[tuple[str, str]], now: datetime) -> None:
+    """(delivery id, outcome) of deliveries delivered, held under ``lease``: closed in one statement
+    run for each (a row another worker took over meanwhile is left to it)."""
+    statement = (update(deliveries)
+                 .where(deliveries.c.id == bindparam("delivery"), deliveries.c.leased_until == bindparam("lease"))
+                 .values(state="delivered", finished_at=now, last_outcome=bindparam("outcome"), leased_until=None))
+    conn.execute(statement, [{"delivery": delivery_id, "lease": lease, "outcome": outcome} for delivery_id, outcome in finished])
 
 
 def fail_pending_to(conn: Connection, endpoint_id: str, outcome: str, now: datetime) -> int:

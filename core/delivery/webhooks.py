@@ -21,13 +21,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SECRET_PREFIX = "whsec_"
@@ -108,25 +109,76 @@ class Answer:
         return self.status == 410
 
 
-def post(client: httpx.Client, url: str, message_id: str, body: bytes, signature: str, timestamp: int) -> Answer:
-    """Send one delivery with ``client`` (its timeout; redirects not followed); never raises for
-    what the network or the receiver does."""
-    headers = {
-        "content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp), "webhook-signature": signature,
-    }
-    try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            read = 0
-            for chunk in response.iter_bytes():
-                read += len(chunk)
-                if read >= MAX_ANSWER_BYTES:
-                    break
-            return Answer(response.status_code, f"http_{response.status_code}")
-    except httpx.TimeoutException:
-        return Answer(None, "timeout")
-    except httpx.HTTPError as exc:
-        return Answer(None, _error_name(exc))
+class Sender:
+    """Sends deliveries over HTTP/1.1, keeping one connection open per receiver between them
+    (``http.client``: redirects are never followed, every exchange has the timeout)."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._connections: dict[tuple[str, str, int | None], http.client.HTTPConnection] = {}
+        self._tls = ssl.create_default_context()
+
+    def post(self, url: str, message_id: str, body: bytes, signature: str, timestamp: int) -> Answer:
+        """Send one delivery; never raises for what the network or the receiver does."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "", parts.port)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT, "webhook-id": message_id,
+                   "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+        reused = key in self._connections
+        try:
+            try:
+                return self._exchange(key, path, body, headers)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                # A kept connection the receiver had closed meanwhile: once more, on a new one.
+                return self._exchange(key, path, body, headers)
+        except TimeoutError:
+            self._drop(key)
+            return Answer(None, "timeout")
+        except ConnectionRefusedError:
+            self._drop(key)
+            return Answer(None, "connect_error")
+        except ssl.SSLError:
+            self._drop(key)
+            return Answer(None, "tls_error")
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop(key)
+            return Answer(None, _error_name(exc))
+
+    def close(self) -> None:
+        for key in list(self._connections):
+            self._drop(key)
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _exchange(self, key: tuple[str, str, int | None], path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        connection = self._connections.get(key)
+        if connection is None:
+            scheme, host, port = key
+            connection = (http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._tls) if scheme == "https"
+                          else http.client.HTTPConnection(host, port, timeout=self._timeout))
+            self._connections[key] = connection
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read(MAX_ANSWER_BYTES + 1)  # read, not kept
+            if response.will_close or len(answer) > MAX_ANSWER_BYTES:
+                self._drop(key)
+        except BaseException:
+            self._drop(key)
+            raise
+        return Answer(response.status, f"http_{response.status}")
+
+    def _drop(self, key: tuple[str, str, int | None]) -> None:
+        connection = self._connections.pop(key, None)
+        if connection is not None:
+            connection.close()
 
 
 def _error_name(exc: Exception) -> str:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -61,8 +60,8 @@ def deliver_due(rt: Runtime, limit: int | None = None) -> int:
     """Send every delivery due now, batch by batch; how many attempts were made."""
     made = 0
     batch = limit or rt.settings.DELIVERY_BATCH
-    # One HTTP client for the pass: connections to an endpoint are kept open between its deliveries.
-    with httpx.Client(timeout=rt.settings.WEBHOOK_TIMEOUT, follow_redirects=False, trust_env=False) as client:
+    # One sender for the pass: connections to an endpoint are kept open between its deliveries.
+    with webhooks.Sender(rt.settings.WEBHOOK_TIMEOUT) as client:
         while True:
             now = rt.clock()
             lease = now + timedelta(seconds=rt.settings.DELIVERY_LEASE_SECONDS)
@@ -73,10 +72,24 @@ def deliver_due(rt: Runtime, limit: int | None = None) -> int:
                 return made
 
 
-def _send_batch(rt: Runtime, client: httpx.Client, claimed: list[Any], lease: datetime) -> int:
+@dataclass
+class _Batch:
+    """What the claimed deliveries need, read once for all of them: their alerts, the endpoints,
+    the advisors e-mailed; and the endpoints that answered 410 during the batch."""
+
+    alerts: dict[str, Any]
+    endpoints: dict[str, Any]
+    advisors: dict[str, Any]
+    gone: set[str] = field(default_factory=set)
+
+
+def _send_batch(rt: Runtime, client: webhooks.Sender, claimed: list[Any], lease: datetime) -> int:
     """Send what was claimed, recording as it goes; what the lease would not cover goes back."""
     # After the first, a delivery is started only if it can end (its timeout) within the lease.
     margin = timedelta(seconds=max(rt.settings.WEBHOOK_TIMEOUT, rt.settings.SMTP_TIMEOUT) + 1)
+    with rt.engine.connect() as conn:
+        batch = _Batch(store.alerts_by_id(conn, [r.alert_id for r in claimed]), {e.id: e for e in store.endpoints(conn)},
+                       store.advisors_by_id(conn, [r.target for r in claimed if r.channel == "email"]))
     results: list[_Result] = []
     flushed_at = time.monotonic()
     sent = 0
@@ -85,7 +98,10 @@ def _send_batch(rt: Runtime, client: httpx.Client, claimed: list[Any], lease: da
             with rt.transaction() as conn:
                 store.release(conn, [r.id for r in claimed[position:]], lease)
             break
-        results.append(_attempt(rt, client, row))
+        result = _attempt(rt, client, batch, row)
+        if result.gone:
+            batch.gone.add(row.target)
+        results.append(result)
         sent += 1
         if len(results) >= RECORD_EVERY or time.monotonic() - flushed_at >= RECORD_SECONDS:
             _record(rt, results, lease)
@@ -95,13 +111,13 @@ def _send_batch(rt: Runtime, client: httpx.Client, claimed: list[Any], lease: da
     return sent
 
 
-def _attempt(rt: Runtime, client: httpx.Client, row: Any) -> _Result:
+def _attempt(rt: Runtime, client: webhooks.Sender, batch: _Batch, row: Any) -> _Result:
     started = rt.clock()
     began = time.perf_counter()
     if row.channel == "email":
-        delivered, permanent, status, outcome, gone = _email(rt, row, started)
+        delivered, permanent, status, outcome, gone = _email(rt, batch, row, started)
     else:
-        delivered, permanent, status, outcome, gone = _webhook(rt, client, row, started)
+        delivered, permanent, status, outcome, gone = _webhook(rt, client, batch, row, started)
     duration = int((time.perf_counter() - began) * 1000)
     if not delivered:
         log.info("delivery attempt failed", extra={"delivery_id": row.id, "channel": row.channel, "attempt": row.attempts,
@@ -116,11 +132,14 @@ def _record(rt: Runtime, results: list[_Result], lease: datetime) -> None:
     with rt.transaction() as conn:
         store.record_attempts(conn, [(r.row.id, r.row.attempts, r.started, r.duration_ms, r.delivered, r.status, r.outcome)
                                      for r in results])
+        delivered = [(r.row.id, r.outcome) for r in results if r.delivered]
+        if delivered:
+            store.finish_delivered(conn, lease, delivered, now)
         for r in results:
             if r.delivered:
-                values: dict[str, Any] = {"state": "delivered", "finished_at": now, "last_outcome": r.outcome}
-            elif r.permanent or r.gone or r.row.attempts > len(schedule):
-                values = {"state": "failed", "finished_at": now, "last_outcome": r.outcome}
+                continue
+            if r.permanent or r.gone or r.row.attempts > len(schedule):
+                values: dict[str, Any] = {"state": "failed", "finished_at": now, "last_outcome": r.outcome}
             else:
                 values = {"next_attempt_at": now + timedelta(seconds=float(schedule[r.row.attempts - 1])), "last_outcome": r.outcome}
             if not store.finish(conn, r.row.id, lease, values):
@@ -134,10 +153,8 @@ def _record(rt: Runtime, results: list[_Result], lease: datetime) -> None:
                     log.warning("webhook endpoint disabled", extra={"endpoint_id": r.row.target, "reason": reason})
 
 
-def _email(rt: Runtime, row: Any, at: datetime) -> tuple[bool, bool, int | None, str, bool]:
-    with rt.engine.connect() as conn:
-        advisor = store.advisor(conn, row.target)
-        alert = store.alert(conn, row.alert_id)
+def _email(rt: Runtime, batch: _Batch, row: Any, at: datetime) -> tuple[bool, bool, int | None, str, bool]:
+    advisor, alert = batch.advisors.get(row.target), batch.alerts.get(row.alert_id)
     if not email.enabled(rt.settings):
         return False, True, None, "email_not_configured", False
     if advisor is None or not advisor.email or alert is None:
@@ -148,18 +165,16 @@ def _email(rt: Runtime, row: Any, at: datetime) -> tuple[bool, bool, int | None,
     return sent.delivered, sent.permanent, sent.code, sent.outcome, False
 
 
-def _webhook(rt: Runtime, client: httpx.Client, row: Any, at: datetime) -> tuple[bool, bool, int | None, str, bool]:
-    with rt.engine.connect() as conn:
-        endpoint = store.endpoint(conn, row.target)
-        alert = store.alert(conn, row.alert_id)
-    if endpoint is None or endpoint.disabled_at is not None:
+def _webhook(rt: Runtime, client: webhooks.Sender, batch: _Batch, row: Any, at: datetime) -> tuple[bool, bool, int | None, str, bool]:
+    endpoint, alert = batch.endpoints.get(row.target), batch.alerts.get(row.alert_id)
+    if endpoint is None or endpoint.disabled_at is not None or row.target in batch.gone:
         return False, True, None, "endpoint_disabled", False
     if alert is None:
         return False, True, None, "alert_gone", False
     body = webhooks.payload(row.event_type, at, thin_data(rt, alert))
     timestamp = int(at.timestamp())
     signature = _signature(rt, endpoint, row.id, timestamp, body, at)
-    answer = webhooks.post(client, endpoint.url, row.id, body, signature, timestamp)
+    answer = client.post(endpoint.url, row.id, body, signature, timestamp)
     return answer.delivered, False, answer.status, answer.outcome, answer.gone
 
 
