@@ -115,6 +115,13 @@ class Settings:
     DELIVERY_IN_SERVER: bool = True
     # Deliveries sent at once by one worker's pass (each in its own short transactions).
     DELIVERY_BATCH: int = 50
+    # Channel integrations' inbound messages (core.plugins.channels): the largest body a channel
+    # endpoint reads, how many seconds a message's webhook-timestamp may be from the service's
+    # clock, and how many days an idempotency key is kept (a retry is answered, not recorded again;
+    # longer than senders retry, the Standard Webhooks schedule's 27 hours).
+    CHANNEL_MAX_BODY_BYTES: int = 64 * 1024
+    CHANNEL_TIMESTAMP_TOLERANCE: int = 300
+    CHANNEL_IDEMPOTENCY_DAYS: int = 7
     SERVE_HOST: str = "127.0.0.1"
     SERVE_PORT: int = 8000
     SERVE_WORKERS: int = 2
@@ -138,6 +145,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "SMTP_TLS": ("none", "starttls", "tls"),
 }
 _MINIMUM: dict[str, float] = {
+    "CHANNEL_MAX_BODY_BYTES": 256,
+    "CHANNEL_TIMESTAMP_TOLERANCE": 1,
+    "CHANNEL_IDEMPOTENCY_DAYS": 2,
     "DATABASE_POOL_SIZE": 1,
     "TOKEN_TTL": 60,
     "TOKEN_LEEWAY": 0,

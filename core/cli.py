@@ -242,7 +242,8 @@ def clients_group() -> None:
 @with_app
 @_friendly
 def clients_add(name: str, scopes: tuple[str, ...]) -> None:
-    """Register a service client and print it as JSON, with its secret (shown this once)."""
+    """Register a service client and print it as JSON, with its secrets (shown this once): the
+    client secret of the token endpoint, and the webhook secret that signs its messages."""
     from core.identity.clients import create_client
 
     _print(create_client(runtime(), name, list(scopes)))
@@ -268,6 +269,17 @@ def clients_disable(name: str) -> None:
     from core.identity.clients import disable_client
 
     _print(disable_client(runtime(), name))
+
+
+@clients_group.command("rotate-webhook-secret")
+@click.argument("name")
+@with_app
+@_friendly
+def clients_rotate_webhook_secret(name: str) -> None:
+    """A new webhook secret for a client, printed once; the previous one still verifies for 24 hours."""
+    from core.identity.clients import rotate_webhook_secret
+
+    _print(rotate_webhook_secret(runtime(), name))
 
 
 @cli.group("employers")

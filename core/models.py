@@ -107,6 +107,10 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     alert_digest: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
+    # A channel client's webhook secret: its generation (the secret itself is derived from the
+    # keyring), and until when the previous generation still verifies, while the sender changes.
+    webhook_generation: Mapped[int | None] = mapped_column(Integer)
+    webhook_previous_until: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         CheckConstraint("role IN ('seeker','advisor','employer','auditor','admin','service')", name="role"),

@@ -29,6 +29,7 @@ class Action(StrEnum):
     CONTACT_RECORD = "dossier:contacts:record"
     # A contact that arrived through a channel integration's endpoint (core.plugins.channels).
     CHANNEL_CONTACT_RECORD = "dossier:contacts:record_from_channel"
+    CHANNEL_ACTIVITY_RECORD = "dossier:activities:record_from_channel"
     ACTIVITY_RECORD = "dossier:activities:record"
     ACTIVITIES_READ = "dossier:activities:read"
     SUBJECT_LOOKUP = "dossier:subject:lookup"
@@ -177,6 +178,10 @@ RULES: tuple[Rule, ...] = (
     # every contact, whatever the channel), only through its endpoint, which finds the seeker by
     # what the message names; it reads nothing and addresses no seeker by id.
     Rule(Action.CHANNEL_CONTACT_RECORD, Relation.CHANNEL_CLIENT, CONTACTS, Purpose.DOSSIER_PUBLIC_TASK),
+    # ... and a response to a job offer is also the seeker's application, kept as their evidence
+    # of job search. Written, never read: the advisor reads it only under activity.advisor_access.
+    Rule(Action.CHANNEL_ACTIVITY_RECORD, Relation.CHANNEL_CLIENT, frozenset({"activity.applications"}),
+         Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.SUBJECT_LOOKUP, ADVISOR, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CASELOAD_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),
     Rule(Action.CONSENTS_READ, ADVISOR, frozenset(), Purpose.DOSSIER_PUBLIC_TASK),

@@ -345,10 +345,20 @@ class Ranking:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """A request to a channel endpoint, as the plugin receives it: the JSON body and the client."""
+    """A message to a channel endpoint, as the plugin receives it, once the core has checked it.
+
+    The core has authenticated the client (its token carries ``channel:<plugin>``), verified the
+    Standard Webhooks signature over the raw bytes with the client's secret, bounded the size and
+    the timestamp, and parsed the body as a JSON object; ``raw`` is those bytes, exactly as they
+    were signed, and ``headers`` the request's headers (lower-case names) without its credentials
+    (``authorization``, ``cookie``). ``message_id`` is the ``webhook-id``, the same on every retry.
+    """
 
     client_id: str
     body: Mapping[str, Any]
+    raw: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -363,14 +373,20 @@ class ChannelReply:
 class ChannelEndpoint:
     """An inbound endpoint of a channel integration, served at ``/api/v1/channels/<plugin>/<path>``.
 
-    Only service clients registered for the scope ``channel:<plugin>`` may call it; the handler
-    gets the parsed message and a :class:`ChannelContext`.
+    Only service clients registered for the scope ``channel:<plugin>`` may call it, with messages
+    signed by their webhook secret; the handler gets the checked message and a :class:`ChannelContext`.
+    Its reply's status is ``status`` (the message was taken) or 422 (refused: not the channel's
+    format). ``body_schema`` and ``reply_schema``, JSON Schemas as plain data, describe the
+    messages and the accepted replies' bodies in the OpenAPI document.
     """
 
     path: str
     handler: Callable[[InboundMessage, ChannelContext], ChannelReply]
     summary: str
     methods: tuple[str, ...] = ("POST",)
+    status: int = 200
+    body_schema: Mapping[str, Any] | None = None
+    reply_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -579,9 +595,15 @@ class ChannelContext(PluginContext, Protocol):
     """The context of a channel endpoint: it records what arrived through the channel.
 
     The seeker is found by an exact identifier (e-mail or national register number) through the
-    blind index; the service decides, records and seals. Returns the record's ref, or None when no
-    seeker matches (the channel learns nothing more).
+    blind index; each method returns the record's ref, or None when no one seeker matches (the
+    channel learns nothing more), and raises ValueError for invalid arguments. What a handler
+    records is written when it has returned a 2xx reply, all in one transaction with the message's
+    idempotency key and the reply, so that a retried message is answered again and recorded once;
+    after a refusal (422), an error or a time-out, nothing is.
     """
 
     def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
                        occurred_at: datetime, summary: str) -> str | None: ...
+
+    def record_activity(self, *, email: str | None = None, national_id: str | None = None, kind: str,
+                        occurred_at: datetime, description: str) -> str | None: ...

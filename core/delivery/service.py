@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection
 from core.access import record, require_role
 from core.background import ElectedWorker
 from core.delivery import email, store
-from core.delivery.webhooks import EndpointError, check_url, endpoint_secret, secret_text
+from core.crypto.standard_webhooks import secret_text
+from core.delivery.webhooks import EndpointError, check_url, endpoint_secret
 from core.errors import InvalidInput, NotFound
 from core.identity.accounts import check_email
 from core.identity.roles import Actor, Role, plugin_actor

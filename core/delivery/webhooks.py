@@ -18,9 +18,6 @@ Deliveries go only to the URL an admin registered; redirects are not followed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import ssl
@@ -29,9 +26,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from core.crypto.standard_webhooks import derive_secret
 
-SECRET_PREFIX = "whsec_"
 SECRET_OVERLAP = timedelta(hours=24)
 # What is read of a receiver's answer (it is not kept, only its status).
 MAX_ANSWER_BYTES = 4096
@@ -62,28 +58,7 @@ def check_url(url: str) -> str:
 
 def endpoint_secret(webhook_key: bytes, endpoint_id: str, generation: int) -> bytes:
     """The HMAC secret of one endpoint at one generation, derived from the keyring's webhook key."""
-    return hmac.new(webhook_key, f"dossier/webhook-secret/v1|{endpoint_id}|{generation}".encode(), hashlib.sha256).digest()
-
-
-def secret_text(secret: bytes) -> str:
-    """A secret as receivers write it in their configuration (``whsec_`` and base64)."""
-    return SECRET_PREFIX + base64.b64encode(secret).decode()
-
-
-def signed_content(message_id: str, timestamp: int, body: bytes) -> bytes:
-    return f"{message_id}.{timestamp}.".encode() + body
-
-
-def signature_header(message_id: str, timestamp: int, body: bytes, *, ed25519: Ed25519PrivateKey | None = None,
-                     secrets: tuple[bytes, ...] = ()) -> str:
-    """The ``webhook-signature`` value: a ``v1a`` signature with ``ed25519`` and a ``v1`` one per secret."""
-    content = signed_content(message_id, timestamp, body)
-    signatures = []
-    if ed25519 is not None:
-        signatures.append("v1a," + base64.b64encode(ed25519.sign(content)).decode())
-    for secret in secrets:
-        signatures.append("v1," + base64.b64encode(hmac.new(secret, content, hashlib.sha256).digest()).decode())
-    return " ".join(signatures)
+    return derive_secret(webhook_key, "webhook-secret", endpoint_id, generation)
 
 
 def payload(event_type: str, at: datetime, data: dict[str, Any]) -> bytes:

@@ -26,6 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from core.background import ElectedWorker
+from core.crypto import standard_webhooks
 from core.delivery import email, store, webhooks
 from core.delivery.service import AlertDesk, alert_link
 from core.identity.signing import KeyUse
@@ -193,13 +194,13 @@ def _signature(rt: Runtime, endpoint: Any, message_id: str, timestamp: int, body
         key = rt.signing.key(KeyUse.WEBHOOK).private_key
         if not isinstance(key, Ed25519PrivateKey):
             raise TypeError("the webhook signing key is not an Ed25519 key")
-        return webhooks.signature_header(message_id, timestamp, body, ed25519=key)
+        return standard_webhooks.signature_header(message_id, timestamp, body, ed25519=key)
     generations = [endpoint.secret_generation]
     if endpoint.previous_until is not None and as_utc(endpoint.previous_until) > at and endpoint.secret_generation > 1:
         generations.append(endpoint.secret_generation - 1)
     master = rt.keys.webhook_key()
     secrets = tuple(webhooks.endpoint_secret(master, endpoint.id, g) for g in generations)
-    return webhooks.signature_header(message_id, timestamp, body, secrets=secrets)
+    return standard_webhooks.signature_header(message_id, timestamp, body, secrets=secrets)
 
 
 def start_background_delivery(rt: Runtime, desk: AlertDesk) -> ElectedWorker | None:

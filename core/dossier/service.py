@@ -252,33 +252,47 @@ def validate_profile_field(rt: Runtime, plugins: PluginGateway, actor: Actor, su
                       provenance.evidence)
 
 
-def record_contact(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, contact: dict[str, Any],
-                   action: Action = Action.CONTACT_RECORD) -> Contact:
-    """Record a contact; ``action`` is CHANNEL_CONTACT_RECORD when it arrived through a channel's endpoint."""
+def record_contact(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, contact: dict[str, Any]) -> Contact:
+    """An assigned advisor records a contact with the seeker."""
     with rt.transaction() as conn:
-        now = rt.clock()
-        access = authorize(conn, actor, action, subject_id, CONTACTS, now=now)
-        record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now)
-        values = {f: contact[f] for f in CONTACT_FIELDS}
-        values["occurred_at"] = contact["occurred_at"].isoformat()
-        category = {f: "contact.history" for f in CONTACT_FIELDS}
-        store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, category, now)
-        outbox.emit(rt, plugins, conn, outbox.Event.CONTACT_RECORDED, subject_id, record_id,
-                    payload={"category": "contact.history"}, request_id=actor.request_id)
-    return records.contact_of(records.OpenedRecord(record_id, RecordKind.CONTACT, now, actor.account_id, values))
+        return write_contact(rt, plugins, conn, actor, subject_id, contact, Action.CONTACT_RECORD)
 
 
 def record_activity(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, activity: dict[str, Any]) -> Activity:
-    category = ACTIVITY_CATEGORY[activity["kind"]]
+    """The seeker records one of their job-search activities."""
     with rt.transaction() as conn:
-        now = rt.clock()
-        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, {category}, now=now)
-        record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now)
-        values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
-        categories = dict.fromkeys(values, category.value)
-        store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
-        outbox.emit(rt, plugins, conn, outbox.Event.ACTIVITY_RECORDED, subject_id, record_id,
-                    payload={"category": category.value}, request_id=actor.request_id)
+        return write_activity(rt, plugins, conn, actor, subject_id, activity, Action.ACTIVITY_RECORD)
+
+
+def write_contact(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str,
+                  contact: dict[str, Any], action: Action, record_id: str | None = None) -> Contact:
+    """Decide, record and seal a contact in the caller's transaction; ``action`` is
+    CHANNEL_CONTACT_RECORD when it arrived through a channel's endpoint."""
+    now = rt.clock()
+    access = authorize(conn, actor, action, subject_id, CONTACTS, now=now)
+    record_id = store.create_record(conn, subject_id, RecordKind.CONTACT, actor.account_id, now, record_id)
+    values = {f: contact[f] for f in CONTACT_FIELDS}
+    values["occurred_at"] = contact["occurred_at"].isoformat()
+    category = {f: "contact.history" for f in CONTACT_FIELDS}
+    store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, category, now)
+    outbox.emit(rt, plugins, conn, outbox.Event.CONTACT_RECORDED, subject_id, record_id,
+                payload={"category": "contact.history"}, request_id=actor.request_id)
+    return records.contact_of(records.OpenedRecord(record_id, RecordKind.CONTACT, now, actor.account_id, values))
+
+
+def write_activity(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str,
+                   activity: dict[str, Any], action: Action, record_id: str | None = None) -> Activity:
+    """Decide, record and seal an activity in the caller's transaction; ``action`` is
+    CHANNEL_ACTIVITY_RECORD when it arrived through a channel's endpoint."""
+    category = ACTIVITY_CATEGORY[activity["kind"]]
+    now = rt.clock()
+    access = authorize(conn, actor, action, subject_id, {category}, now=now)
+    record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now, record_id)
+    values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
+    categories = dict.fromkeys(values, category.value)
+    store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
+    outbox.emit(rt, plugins, conn, outbox.Event.ACTIVITY_RECORDED, subject_id, record_id,
+                payload={"category": category.value}, request_id=actor.request_id)
     return records.activity_of(records.OpenedRecord(record_id, RecordKind.ACTIVITY, now, actor.account_id, values))
 
 

@@ -98,8 +98,10 @@ def singleton_record_id(conn: Connection, subject_id: str, kind: RecordKind, now
     return found if found is not None else create_record(conn, subject_id, kind, None, now)
 
 
-def create_record(conn: Connection, subject_id: str, kind: RecordKind, recorded_by: str | None, now: datetime) -> str:
-    record_id = new_id()
+def create_record(conn: Connection, subject_id: str, kind: RecordKind, recorded_by: str | None, now: datetime,
+                  record_id: str | None = None) -> str:
+    """A new record; ``record_id`` when the caller chose its id beforehand (a channel's ref)."""
+    record_id = record_id or new_id()
     conn.execute(
         insert(records).values(id=record_id, subject_id=subject_id, kind=kind.value, recorded_by=recorded_by, created_at=now)
     )

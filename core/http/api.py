@@ -60,6 +60,9 @@ class Operation:
     description: str = ""
     media_type: str = JSON
     extra: dict[str, Any] = field(default_factory=dict)
+    # JSON Schemas given as data (a plugin's channel endpoint), when no marshmallow schema describes them.
+    body_json_schema: dict[str, Any] | None = None
+    response_json_schema: dict[str, Any] | None = None
     # Unique in the document: what generated clients name the method.
     operation_id: str = ""
 
@@ -86,15 +89,20 @@ class ApiBlueprint:
         public: bool = False,
         errors: tuple[int, ...] = (),
         body_required: bool = True,
+        parse_body: bool = True,
         cache_seconds: int | None = None,
         text: str | None = None,
+        json_schemas: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare an API operation; a non-public one receives the caller as ``actor`` (``current_actor``).
 
         What the view returns is dumped with ``response``, the schema the OpenAPI document declares
         for it, so that the document and the bodies cannot drift apart; ``cache_seconds`` lets
         clients and proxies keep a public answer that long; ``text`` names the media type of a view
-        that answers plain text (a ``str``) instead of JSON.
+        that answers plain text (a ``str``) instead of JSON. With ``parse_body`` false, ``body`` is
+        only documented: the view reads the raw request itself (a signed message is verified over
+        its exact bytes before it is parsed). ``json_schemas`` documents the body and the success
+        response with JSON Schemas given as data, where they win over ``body`` and ``response``.
         """
         body_schema = body() if body else None
         query_schema = query() if query else None
@@ -105,7 +113,7 @@ class ApiBlueprint:
                 kwargs: dict[str, Any] = {k: str(v) for k, v in path.items()}
                 if not public:
                     kwargs["actor"] = current_actor()
-                if body_schema is not None:
+                if body_schema is not None and parse_body:
                     kwargs["body"] = _load(body_schema, _json_body(default=None if body_required else {}))
                 if query_schema is not None:
                     kwargs["query"] = _load(query_schema, request.args.to_dict())
@@ -141,6 +149,8 @@ class ApiBlueprint:
                     description=(function.__doc__ or "").strip(),
                     operation_id=function.__name__,
                     media_type=text or JSON,
+                    body_json_schema=json_schemas[0],
+                    response_json_schema=json_schemas[1],
                 )
             )
             return view
@@ -172,10 +182,15 @@ def current_actor() -> Actor:
 
 def _json_body(default: Any) -> Any:
     """The request's JSON body; ``default`` when it has none (empty, whatever the transfer coding)."""
-    raw = request.get_data(cache=False)
+    return parse_json(request.get_data(cache=False), request.mimetype, default)
+
+
+def parse_json(raw: bytes, mimetype: str, default: Any = None) -> Any:
+    """A request body of media type ``mimetype`` as JSON (RFC 8259: no NaN, no repeated key);
+    ``default`` when it is empty; 415 or 400 otherwise."""
     if not raw.strip():
         return default
-    if request.mimetype != JSON and not request.mimetype.endswith("+json"):
+    if mimetype != JSON and not mimetype.endswith("+json"):
         raise UnsupportedMediaType("Le corps doit être du JSON / the body must be JSON (Content-Type: application/json).")
     try:
         return json.loads(raw, parse_constant=_no_constant, object_pairs_hook=_unique_keys)

@@ -72,11 +72,14 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
             operation["parameters"] = parameters
         if op.query is not None:
             operation.setdefault("parameters", []).append({"in": "query", "schema": op.query})
-        if op.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+        if op.body is not None or op.body_json_schema is not None:
+            body = op.body_json_schema if op.body_json_schema is not None else op.body
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
         operation.update(op.extra)
         success: dict[str, Any] = {"description": "OK"}
-        if op.response is not None:
+        if op.response_json_schema is not None:
+            success["content"] = {op.media_type: {"schema": op.response_json_schema}}
+        elif op.response is not None:
             success["content"] = {op.media_type: {"schema": op.response}}
         elif op.media_type != "application/json":
             success["content"] = {op.media_type: {"schema": {"type": "string"}}}

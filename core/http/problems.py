@@ -36,6 +36,11 @@ TITLES: dict[str, tuple[str, str]] = {
     "unavailable": ("Service indisponible", "Service unavailable"),
     "oauth-error": ("Demande de jeton refusée", "Token request refused"),
     "plugin-error": ("Le plugin n'a pas répondu", "The plugin did not answer"),
+    "invalid-signature": ("Signature du message invalide", "Invalid message signature"),
+    "invalid-idempotency-key": ("Clé d'idempotence invalide", "Invalid idempotency key"),
+    "idempotency-key-reused": ("Clé d'idempotence déjà utilisée", "Idempotency key already used"),
+    "request-in-flight": ("Message en cours de traitement", "Message still being processed"),
+    "channel-message-refused": ("Message refusé par le canal", "Message refused by the channel"),
     "error": ("Erreur", "Error"),
 }
 

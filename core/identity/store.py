@@ -137,7 +137,14 @@ def disable_service_client(conn: Connection, name: str, now: datetime) -> bool:
     return bool(done.rowcount)
 
 
+def set_webhook_generation(conn: Connection, client_id: str, generation: int, previous_until: datetime) -> None:
+    conn.execute(update(accounts).where(accounts.c.id == client_id).values(webhook_generation=generation,
+                                                                           webhook_previous_until=previous_until))
+
+
 def open_service_client(conn: Connection, client_id: str) -> Any:
-    """(id, password hash, scopes) of the open service client ``client_id``, or None."""
-    return conn.execute(select(accounts.c.id, accounts.c.password_hash, accounts.c.scopes).where(
+    """(id, password hash, scopes, webhook secret generation and overlap) of the open service
+    client ``client_id``, or None."""
+    return conn.execute(select(accounts.c.id, accounts.c.password_hash, accounts.c.scopes, accounts.c.webhook_generation,
+                               accounts.c.webhook_previous_until).where(
         accounts.c.id == client_id, accounts.c.role == Role.SERVICE.value, accounts.c.disabled_at.is_(None))).first()

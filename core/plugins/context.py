@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.crypto.sealing import Sealer, WrappedKey
 from core.plugins import store
@@ -46,6 +46,16 @@ class StoreBackend:
     alerts: AlertDesk | None = None
 
 
+class ChannelRecorder(Protocol):
+    """What a channel endpoint's context records through (``core.plugins.channels.Recorder``)."""
+
+    def record_contact(self, *, email: str | None, national_id: str | None, channel: str, occurred_at: datetime,
+                       summary: str) -> str | None: ...
+
+    def record_activity(self, *, email: str | None, national_id: str | None, kind: str, occurred_at: datetime,
+                        description: str) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class _Call:
     """The service's side of one open call."""
@@ -54,11 +64,17 @@ class _Call:
     plugin: Plugin
     purpose: str | None
     legal_basis: str
-    # A channel endpoint's call records contacts through this (core.plugins.channels).
-    record_contact: Callable[..., str | None] | None = None
+    # A channel endpoint's call records what arrived through this (core.plugins.channels).
+    recorder: ChannelRecorder | None = None
 
 
 _OPEN: dict[str, _Call] = {}
+
+
+def _recorder(call: _Call) -> ChannelRecorder:
+    if call.recorder is None:
+        raise Revoked("only a channel endpoint's context records contacts and activities")
+    return call.recorder
 
 
 def _open(number: str) -> _Call:
@@ -74,9 +90,9 @@ class CallContext:
     __slots__ = ("_number", "_plugin", "_purpose", "_settings", "_store", "_shared", "_log")
 
     def __init__(self, backend: StoreBackend, plugin: Plugin, purpose: str | None, legal_basis: str,
-                 record_contact: Callable[..., str | None] | None = None) -> None:
+                 recorder: ChannelRecorder | None = None) -> None:
         self._number = secrets.token_hex(16)
-        _OPEN[self._number] = _Call(backend, plugin, purpose, legal_basis, record_contact)
+        _OPEN[self._number] = _Call(backend, plugin, purpose, legal_basis, recorder)
         self._plugin, self._purpose, self._settings = plugin.name, purpose, plugin.settings
         self._store = PluginSubjectStore(self._number)
         self._shared = PluginSharedStore(self._number)
@@ -111,10 +127,13 @@ class CallContext:
 
     def record_contact(self, *, email: str | None = None, national_id: str | None = None, channel: str,
                        occurred_at: datetime, summary: str) -> str | None:
-        recorder = _open(self._number).record_contact
-        if recorder is None:
-            raise Revoked("only a channel endpoint's context records contacts")
-        return recorder(email=email, national_id=national_id, channel=channel, occurred_at=occurred_at, summary=summary)
+        return _recorder(_open(self._number)).record_contact(email=email, national_id=national_id, channel=channel,
+                                                            occurred_at=occurred_at, summary=summary)
+
+    def record_activity(self, *, email: str | None = None, national_id: str | None = None, kind: str,
+                        occurred_at: datetime, description: str) -> str | None:
+        return _recorder(_open(self._number)).record_activity(email=email, national_id=national_id, kind=kind,
+                                                             occurred_at=occurred_at, description=description)
 
     def advisors(self, employer_id: str | None = None) -> tuple[Advisor, ...]:
         return _alert_desk(_open(self._number)).advisors(employer_id)

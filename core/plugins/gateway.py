@@ -32,7 +32,7 @@ from core.dossier.records import plugin_values, validated_categories
 from core.identity.roles import plugin_actor
 from core.plugins import hookspecs, store
 from core.plugins.calls import CallResult, Outcome
-from core.plugins.context import CallContext, StoreBackend
+from core.plugins.context import CallContext, ChannelRecorder, StoreBackend
 from core.plugins.host import Hook, PluginHost
 from core.plugins.registry import CHANNEL_PURPOSE, RANKING_PURPOSE, Plugin, PluginRefused, Unloaded
 from core.runtime import Runtime
@@ -139,9 +139,9 @@ class PluginGateway:
         return found
 
     def serve_channel(self, plugin: Plugin, endpoint: ChannelEndpoint, message: InboundMessage,
-                      record_contact: Callable[..., str | None]) -> CallResult:
-        """Call a channel endpoint's handler, isolated, with a context that records contacts."""
-        context = CallContext(self._backend, plugin, CHANNEL_PURPOSE, self._host.legal_basis(CHANNEL_PURPOSE), record_contact)
+                      recorder: ChannelRecorder) -> CallResult:
+        """Call a channel endpoint's handler, isolated, with a context that records through ``recorder``."""
+        context = CallContext(self._backend, plugin, CHANNEL_PURPOSE, self._host.legal_basis(CHANNEL_PURPOSE), recorder)
         label = f"channel:{endpoint.path}"
         try:
             result = self._host.calls.call(plugin.name, label, lambda: endpoint.handler(message, context))

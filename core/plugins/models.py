@@ -175,6 +175,27 @@ class PluginStoreSequence(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
+class ChannelDelivery(Base):
+    """A message a channel client sent, by its idempotency key (``Idempotency-Key``, or else its
+    ``webhook-id``): claimed while its handler runs, then completed with the answer in the
+    transaction that records its effect, so a retried message is answered, never recorded twice.
+
+    ``request_mac`` is a keyed hash of the body (a reused key with another body is refused without
+    keeping the body); ``answer`` is the JSON the client was given, which holds no personal data.
+    """
+
+    __tablename__ = "channel_deliveries"
+    client_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    path: Mapped[str] = mapped_column(String(255))
+    request_mac: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[int | None] = mapped_column(Integer)
+    answer: Mapped[str | None] = mapped_column(Text)
+
+
 plugin_holdings = cast(Table, PluginHolding.__table__)
 plugin_subject_data = cast(Table, PluginSubjectData.__table__)
 plugin_shared_data = cast(Table, PluginSharedData.__table__)
@@ -184,3 +205,4 @@ plugin_incidents = cast(Table, PluginIncident.__table__)
 plugin_calls = cast(Table, PluginCall.__table__)
 plugin_store_changes = cast(Table, PluginStoreChange.__table__)
 plugin_store_sequences = cast(Table, PluginStoreSequence.__table__)
+channel_deliveries = cast(Table, ChannelDelivery.__table__)

@@ -29,7 +29,8 @@ from plugins.api import NAME_PATTERN, PROJECT, Manifest, PluginSetting, PurposeD
 
 # Built-in plugins, as "module:factory", in the order they are registered. The factory is called
 # once per app: a plugin that keeps state in memory (the matching index) keeps it per app.
-BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.matching:create", "plugins.alerts:create")
+BUILTIN_PLUGINS: tuple[str, ...] = ("plugins.matching:create", "plugins.alerts:create", "plugins.channels.callcentre:create",
+                                    "plugins.channels.jobboard:create")
 ENTRY_POINT_GROUP = "dossier.plugins"
 # Calling a channel endpoint records contacts, which rest on the public task.
 CHANNEL_PURPOSE = "dossier.public_task"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from core.background import ElectedWorker
-from core.plugins import outbox, purges
+from core.plugins import idempotency, outbox, purges
 from core.plugins.gateway import PluginGateway
 from core.runtime import Runtime
 
@@ -20,6 +20,7 @@ def work(rt: Runtime, plugins: PluginGateway) -> dict[str, int]:
         "purges_scheduled_for_lapsed_consents": purges.sweep_lapsed(rt, plugins),
         "purges_confirmed": purges.retry_due(rt, plugins),
         "scheduled_plugins_run": run_scheduled(rt, plugins),
+        "channel_keys_forgotten": idempotency.forget_expired(rt, rt.clock()),
     }
 
 

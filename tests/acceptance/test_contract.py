@@ -108,6 +108,32 @@ def test_every_operation_answers_what_the_document_says(contract: Contract, rt, 
     c("PATCH", base + "/profile", 200, **json_body(PROFILE, seeker))
     c("POST", base + "/profile/validations", 201, **json_body({"field": "skills", "evidence": "Certificat"}, advisor))
     c("POST", base + "/contacts", 201, **json_body(CONTACT, advisor))
+
+    # channel integrations: signed messages from the channels' clients
+    import json
+
+    from tests.plugins.helpers import ChannelClient
+
+    callcentre = ChannelClient(c.client, rt, "contract-callcentre", ["channel:callcentre"])
+    jobboard = ChannelClient(c.client, rt, "contract-jobboard", ["channel:jobboard"])
+
+    def signed(sender: ChannelClient, message: Any, **signing: Any) -> dict[str, Any]:
+        raw = json.dumps(message).encode()
+        return {"data": raw, "headers": sender.headers(raw, **signing)}
+
+    call = {"email": IDENTITY["email"], "occurred_at": "2026-11-20T10:00:00+01:00", "summary": "Appel au centre"}
+    response = {"email": IDENTITY["email"], "occurred_at": "2026-11-21T09:00:00+01:00", "employer": "Contrat SA",
+                "offer_title": "Soudeur"}
+    calls, responses = "/api/v1/channels/callcentre/calls", "/api/v1/channels/jobboard/responses"
+    c("POST", calls, 202, **signed(callcentre, call, message_id="msg_contract"))
+    c("POST", calls, 202, **signed(callcentre, call, message_id="msg_contract"))  # replayed
+    c("POST", calls, 422, **signed(callcentre, {**call, "summary": "autre"}, message_id="msg_contract"))
+    c("POST", calls, 422, **signed(callcentre, {"email": IDENTITY["email"]}))
+    c("POST", calls, 400, **signed(callcentre, call, signature="v1,AAAA"))
+    c("POST", calls, 403, **signed(jobboard, call))
+    c("POST", calls, 413, **signed(callcentre, {**call, "summary": "x" * 70_000}))
+    c("POST", responses, 202, **signed(jobboard, response))
+    c("POST", responses, 401, data=b"{}", headers={"Content-Type": "application/json"})
     c("POST", base + "/activities", 201, **json_body(ACTIVITY, seeker))
     c("GET", base + "/activities", 200, headers=seeker.auth)
     c("GET", base + "/activities", 403, headers=advisor.auth)  # consent-required

@@ -14,7 +14,7 @@ from core.identity.roles import Role
 from core.plugins.registry import PluginRefused
 from plugins.api import ChannelEndpoint, ChannelReply, InboundMessage
 from tests.plugins.conftest import make_plugin
-from tests.plugins.helpers import audit_entries, base
+from tests.plugins.helpers import ChannelClient, audit_entries, base
 
 MAILBOX = "/api/v1/channels/mailbox/messages"
 
@@ -23,16 +23,24 @@ def receive(message: InboundMessage, context: Any) -> ChannelReply:
     """An e-mail gateway's webhook: one message from a seeker becomes a contact in their dossier."""
     ref = context.record_contact(email=message.body["from"], channel="email",
                                  occurred_at=datetime.fromisoformat(message.body["date"]), summary=message.body["subject"])
-    return ChannelReply(202 if ref else 200, {"recorded": ref is not None, "ref": ref})
+    return ChannelReply(202, {"recorded": ref is not None, "ref": ref})
 
 
 def crash(message: InboundMessage, context: Any) -> ChannelReply:
     raise RuntimeError("QxChannelMarker boom")
 
 
+def off_contract(message: InboundMessage, context: Any) -> ChannelReply:
+    """Records, then answers a status its endpoint does not declare."""
+    context.record_contact(email=message.body["from"], channel="email", occurred_at=datetime.fromisoformat(message.body["date"]),
+                           summary=message.body["subject"])
+    return ChannelReply(404, {"detail": "gone fishing"})
+
+
 def mailbox(*endpoints: ChannelEndpoint) -> Any:
-    endpoints = endpoints or (ChannelEndpoint("messages", receive, "Un courriel reçu / an e-mail received"),
-                              ChannelEndpoint("crash", crash, "Always fails"))
+    endpoints = endpoints or (ChannelEndpoint("messages", receive, "Un courriel reçu / an e-mail received", status=202),
+                              ChannelEndpoint("crash", crash, "Always fails"),
+                              ChannelEndpoint("odd", off_contract, "Answers off its contract"))
     return make_plugin("mailbox", purposes=("dossier.public_task",), categories=(), purge=False,
                        extra={"dossier_channel_endpoints": lambda self: list(endpoints)})
 
@@ -42,12 +50,8 @@ def plugins() -> list[Any]:
     return [mailbox()]
 
 
-def token_for(client, rt, scopes: list[str], name: str = "mail-gateway") -> str:  # type: ignore[no-untyped-def]
-    registered = create_client(rt, name, scopes)
-    basic = base64.b64encode(f"{registered['client_id']}:{registered['client_secret']}".encode()).decode()
-    response = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic " + basic})
-    assert response.status_code == 200, response.get_json()
-    return str(response.get_json()["access_token"])
+def gateway(client, rt, scopes: list[str], name: str = "mail-gateway") -> ChannelClient:  # type: ignore[no-untyped-def]
+    return ChannelClient(client, rt, name, scopes)
 
 
 @pytest.fixture
@@ -63,8 +67,7 @@ MESSAGE = {"from": "Ana.Silva@example.org", "date": "2026-11-30T09:15:00+01:00",
 
 
 def test_a_channel_client_records_a_contact_in_the_seekers_dossier(client, rt, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
-    response = client.post(MAILBOX, json=MESSAGE, headers={"Authorization": f"Bearer {token}"})
+    response = gateway(client, rt, ["channel:mailbox"]).post(MAILBOX, MESSAGE)
     assert response.status_code == 202, response.get_json()
     assert response.get_json()["recorded"] is True and response.get_json()["ref"] != seeker_with_email.subject_id
     contacts = client.get(base(seeker_with_email) + "/dossier", headers=seeker_with_email.auth).get_json()["contacts"]
@@ -75,37 +78,34 @@ def test_a_channel_client_records_a_contact_in_the_seekers_dossier(client, rt, s
 
 
 def test_an_unknown_sender_records_nothing_and_reveals_nothing(client, rt, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
-    response = client.post(MAILBOX, json={**MESSAGE, "from": "nobody@example.org"}, headers={"Authorization": f"Bearer {token}"})
-    assert (response.status_code, response.get_json()) == (200, {"recorded": False, "ref": None})
+    response = gateway(client, rt, ["channel:mailbox"]).post(MAILBOX, {**MESSAGE, "from": "nobody@example.org"})
+    assert (response.status_code, response.get_json()) == (202, {"recorded": False, "ref": None})
 
 
 def test_only_clients_of_this_channel_reach_it(client, rt, make_person, seeker_with_email) -> None:
     assert client.post(MAILBOX, json=MESSAGE).status_code == 401
-    other = token_for(client, rt, ["channel:sms"], name="sms-gateway")
-    assert client.post(MAILBOX, json=MESSAGE, headers={"Authorization": f"Bearer {other}"}).status_code == 403
+    assert gateway(client, rt, ["channel:sms"], name="sms-gateway").post(MAILBOX, MESSAGE).status_code == 403
     for role in (Role.ADVISOR, Role.ADMIN, Role.SEEKER):
         assert client.post(MAILBOX, json=MESSAGE, headers=make_person(role).auth).status_code == 403
     assert client.get(base(seeker_with_email) + "/dossier", headers=seeker_with_email.auth).get_json()["contacts"] == []
 
 
 def test_a_disabled_client_is_refused_at_once(client, rt, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
+    sender = gateway(client, rt, ["channel:mailbox"])
     disable_client(rt, "mail-gateway")
-    assert client.post(MAILBOX, json=MESSAGE, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert sender.post(MAILBOX, MESSAGE).status_code == 401
 
 
 def test_a_channel_client_cannot_address_a_seeker_by_id(client, rt, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
+    sender = gateway(client, rt, ["channel:mailbox"])
     contact = {"channel": "email", "occurred_at": "2026-11-30T09:15:00+01:00", "summary": "Par l'identifiant"}
-    response = client.post(base(seeker_with_email) + "/contacts", json=contact, headers={"Authorization": f"Bearer {token}"})
+    response = sender.post(base(seeker_with_email) + "/contacts", contact)
     assert response.status_code == 403
     assert client.get(base(seeker_with_email) + "/dossier", headers=seeker_with_email.auth).get_json()["contacts"] == []
 
 
 def test_a_channel_client_reads_nothing(client, rt, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = {"Authorization": f"Bearer {gateway(client, rt, ['channel:mailbox']).token}"}
     for path in ("/dossier", "/activities", "/consents", "/export", "/access-log"):
         response = client.get(base(seeker_with_email) + path, headers=auth)
         assert response.status_code == 403, path
@@ -113,19 +113,24 @@ def test_a_channel_client_reads_nothing(client, rt, seeker_with_email) -> None:
 
 
 def test_a_failing_handler_is_a_problem_without_its_message(client, rt, make_person, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
-    response = client.post("/api/v1/channels/mailbox/crash", json={}, headers={"Authorization": f"Bearer {token}"})
+    response = gateway(client, rt, ["channel:mailbox"]).post("/api/v1/channels/mailbox/crash", {})
     assert response.status_code == 502 and response.mimetype == "application/problem+json"
     assert "QxChannelMarker" not in response.get_data(as_text=True)
     health = {p["name"]: p["health"] for p in client.get("/api/v1/plugins", headers=make_person(Role.ADMIN).auth).get_json()}
     assert health["mailbox"]["incidents_last_7_days"] == 1
 
 
+def test_a_reply_off_the_endpoints_contract_is_502_and_records_nothing(client, rt, seeker_with_email) -> None:
+    response = gateway(client, rt, ["channel:mailbox"]).post("/api/v1/channels/mailbox/odd", MESSAGE)
+    assert (response.status_code, response.mimetype) == (502, "application/problem+json")
+    assert client.get(base(seeker_with_email) + "/dossier", headers=seeker_with_email.auth).get_json()["contacts"] == []
+
+
 def test_a_body_that_is_not_a_json_object_is_refused_before_the_plugin(client, rt, seeker_with_email) -> None:
-    token = token_for(client, rt, ["channel:mailbox"])
-    auth = {"Authorization": f"Bearer {token}"}
-    assert client.post(MAILBOX, data="not json", headers={**auth, "Content-Type": "application/json"}).status_code == 400
-    assert client.post(MAILBOX, json=[1, 2], headers=auth).status_code == 422
+    sender = gateway(client, rt, ["channel:mailbox"])
+    assert sender.post(MAILBOX, raw=b"not json").status_code == 400
+    assert sender.post(MAILBOX, [1, 2]).status_code == 422
+    assert sender.post(MAILBOX, MESSAGE, headers={"Content-Type": "text/plain"}).status_code == 415
 
 
 def test_the_endpoints_are_in_the_openapi_document(client) -> None:
@@ -136,6 +141,8 @@ def test_the_endpoints_are_in_the_openapi_document(client) -> None:
 @pytest.mark.parametrize(("endpoint", "message"), [
     (ChannelEndpoint("../escape", receive, "bad"), "endpoint path must match"),
     (ChannelEndpoint("ok", receive, "bad", methods=("DELETE",)), "methods among POST, PUT"),
+    (ChannelEndpoint("ok", receive, "bad", status=404), "status is a 2xx status"),
+    (ChannelEndpoint("ok", receive, "bad", body_schema={"type": {1, 2}}), "JSON Schemas as JSON data"),
 ])
 def test_a_bad_endpoint_declaration_is_refused_at_start_up(start_app, endpoint, message) -> None:
     with pytest.raises(PluginRefused, match=message):
@@ -188,6 +195,7 @@ class TestClientCredentials:
 
         added = json.loads(cli("clients", "add", "sms-gateway", "--scope", "channel:sms").output)
         assert added["scopes"] == ["channel:sms"] and len(added["client_secret"]) >= 40
+        assert added["webhook_secret"].startswith("whsec_")
         (listed,) = [json.loads(line) for line in cli("clients", "list").output.splitlines()]
         assert listed["name"] == "sms-gateway" and "client_secret" not in listed
         assert cli("clients", "add", "bad", "--scope", "everything").exit_code == 1
@@ -198,4 +206,6 @@ class TestClientCredentials:
         from tests.acceptance.test_at_rest import raw_database_bytes
 
         registered = self.credentials(rt)
-        assert registered["client_secret"].encode() not in raw_database_bytes(rt)
+        stored = raw_database_bytes(rt)
+        assert registered["client_secret"].encode() not in stored
+        assert registered["webhook_secret"].removeprefix("whsec_").encode() not in stored

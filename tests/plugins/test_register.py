@@ -73,4 +73,4 @@ def test_the_command_line_lists_plugins_and_purges_and_delivers(app, client, rt,
     assert run("plugins", "purges", "--pending") == []
     # The recorder has no periodic work (dossier_scheduled).
     assert run("plugins", "dispatch") == [{"events_delivered": 0, "purges_scheduled_for_lapsed_consents": 0, "purges_confirmed": 0,
-                                           "scheduled_plugins_run": 0}]
+                                           "scheduled_plugins_run": 0, "channel_keys_forgotten": 0}]
