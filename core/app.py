@@ -18,6 +18,7 @@ from consent.views import api as consent_api
 from core.db import schema_is_current
 from core.delivery.service import ALERT_DESK, AlertDesk
 from core.delivery.views import api as delivery_api
+from core.evidence.views import api as evidence_api
 from core.delivery.worker import deliver_due
 from core.dossier.views import api as dossier_api
 from core.http.api import ApiBlueprint
@@ -37,7 +38,7 @@ from core.search.views import api as search_api
 from core.taxonomy.views import api as taxonomy_api
 
 API_BLUEPRINTS: tuple[ApiBlueprint, ...] = (system_api, dossier_api, consent_api, audit_api, taxonomy_api, plugins_api,
-                                              search_api, contact_requests_api, delivery_api)
+                                              search_api, contact_requests_api, delivery_api, evidence_api)
 MAX_BODY_BYTES = 1024 * 1024
 
 

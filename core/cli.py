@@ -282,6 +282,25 @@ def clients_rotate_webhook_secret(name: str) -> None:
     _print(rotate_webhook_secret(runtime(), name))
 
 
+@cli.group("evidence")
+def evidence_group() -> None:
+    """Evidence documents (attestations of active job search)."""
+
+
+@evidence_group.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_app
+def evidence_verify(file: Path) -> None:
+    """Check a document (PDF or HTML): exit 0 and print its period and entry count when this
+    instance issued it unaltered; exit 1 otherwise."""
+    from core.evidence.service import verify
+
+    result = verify(runtime(), file.read_bytes())
+    _print({k: v for k, v in dataclasses.asdict(result).items() if v is not None})
+    if not result.authentic:
+        sys.exit(1)
+
+
 @cli.group("employers")
 def employers() -> None:
     """Employers (organisations)."""

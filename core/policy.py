@@ -32,6 +32,7 @@ class Action(StrEnum):
     CHANNEL_ACTIVITY_RECORD = "dossier:activities:record_from_channel"
     ACTIVITY_RECORD = "dossier:activities:record"
     ACTIVITIES_READ = "dossier:activities:read"
+    EVIDENCE_GENERATE = "dossier:evidence:generate"
     SUBJECT_LOOKUP = "dossier:subject:lookup"
     # An advisor lists their caseload: which seekers are theirs (references and usernames).
     CASELOAD_READ = "dossier:caseload:read"
@@ -83,7 +84,7 @@ class Relation(StrEnum):
 READ_ACTIONS: frozenset[Action] = frozenset({
     Action.DOSSIER_READ, Action.DOSSIER_EXPORT, Action.ACTIVITIES_READ, Action.SUBJECT_LOOKUP,
     Action.CONSENTS_READ, Action.RECEIPTS_READ, Action.ACCESS_LOG_READ, Action.CASELOAD_READ, Action.CANDIDATE_SHOW,
-    Action.CONTACT_REQUESTS_READ, Action.CONTACT_DETAILS_READ, Action.APPEARANCES_READ,
+    Action.CONTACT_REQUESTS_READ, Action.CONTACT_DETAILS_READ, Action.APPEARANCES_READ, Action.EVIDENCE_GENERATE,
 })
 
 
@@ -161,6 +162,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Action.PROFILE_WRITE, SELF, PROFILE, Purpose.SUBJECT_RIGHTS),
     Rule(Action.ACTIVITY_RECORD, SELF, ACTIVITY, Purpose.SUBJECT_RIGHTS),
     Rule(Action.ACTIVITIES_READ, SELF, ACTIVITY, Purpose.SUBJECT_RIGHTS),
+    # The attestation of active job search: the activities chosen, and the name of its holder.
+    Rule(Action.EVIDENCE_GENERATE, SELF, ACTIVITY | {"identity.name"}, Purpose.SUBJECT_RIGHTS),
     Rule(Action.SUBJECT_ERASE, SELF, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
     # Consent acts touch no dossier category; only the seeker gives or withdraws a consent.
     Rule(Action.CONSENTS_READ, SELF, frozenset(), Purpose.SUBJECT_RIGHTS),
@@ -189,6 +192,9 @@ RULES: tuple[Rule, ...] = (
     # ... and the job-search activity only while the seeker's activity consent is live.
     Rule(Action.DOSSIER_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
     Rule(Action.ACTIVITIES_READ, ADVISOR, ACTIVITY, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
+    # ... and may make the seeker's attestation under that same consent (it names the seeker,
+    # whose name the advisor reads anyway under the public task).
+    Rule(Action.EVIDENCE_GENERATE, ADVISOR, ACTIVITY | {"identity.name"}, Purpose.ACTIVITY_ADVISOR_ACCESS, needs_consent=True),
     # An admin may erase on the seeker's request; an admin never reads dossier content.
     Rule(Action.SUBJECT_ERASE, Relation.ADMIN, ALL_CATEGORIES, Purpose.SUBJECT_RIGHTS),
     Rule(Action.SUBJECT_LOOKUP, Relation.ADMIN, LOOKUP_KEYS, Purpose.DOSSIER_PUBLIC_TASK),

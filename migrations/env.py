@@ -8,7 +8,8 @@ import consent.models  # noqa: F401
 import core.contact_requests.models  # noqa: F401, RUF100 (ruff counts the `core` name as used)
 import core.plugins.models  # noqa: F401, RUF100
 import core.delivery.models  # noqa: F401, RUF100
-import core.search.models  # noqa: F401
+import core.search.models  # noqa: F401, RUF100
+import core.evidence.models  # noqa: F401, RUF100
 from core.models import Base
 
 connection = context.config.attributes.get("connection")

@@ -63,6 +63,8 @@ class Operation:
     # JSON Schemas given as data (a plugin's channel endpoint), when no marshmallow schema describes them.
     body_json_schema: dict[str, Any] | None = None
     response_json_schema: dict[str, Any] | None = None
+    # Other media types a success may come in (a document as PDF, or as HTML).
+    also: tuple[str, ...] = ()
     # Unique in the document: what generated clients name the method.
     operation_id: str = ""
 
@@ -93,6 +95,7 @@ class ApiBlueprint:
         cache_seconds: int | None = None,
         text: str | None = None,
         json_schemas: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None),
+        also: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Declare an API operation; a non-public one receives the caller as ``actor`` (``current_actor``).
 
@@ -151,6 +154,7 @@ class ApiBlueprint:
                     media_type=text or JSON,
                     body_json_schema=json_schemas[0],
                     response_json_schema=json_schemas[1],
+                    also=also,
                 )
             )
             return view

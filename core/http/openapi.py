@@ -82,7 +82,8 @@ def build_spec(operations: Iterable[Operation], title: str, version: str) -> dic
         elif op.response is not None:
             success["content"] = {op.media_type: {"schema": op.response}}
         elif op.media_type != "application/json":
-            success["content"] = {op.media_type: {"schema": {"type": "string"}}}
+            success["content"] = {media_type: {"schema": {"type": "string", "format": "binary"} if media_type == "application/pdf"
+                                               else {"type": "string"}} for media_type in (op.media_type, *op.also)}
         operation["responses"][str(op.status)] = success
         for status in sorted(_errors(op)):
             operation["responses"][str(status)] = {

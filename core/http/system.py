@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, post_dump, validate
 from sqlalchemy import text
 
 from core.errors import DossierError
+from core.identity.signing import KeyUse
 from core.http.api import ApiBlueprint, json_response
 from core.http.fields import Text, without_nulls
 from core.identity.accounts import AccountInfo, account_info, sign_in
@@ -79,11 +80,11 @@ class JwkSchema(Schema):
     use = fields.String(metadata={"enum": ["sig"]})
     alg = fields.String()
     key_ops = fields.List(fields.String())
-    dossier_use = fields.String(metadata={"enum": ["token", "receipt", "checkpoint", "webhook"],
+    dossier_use = fields.String(metadata={"enum": [use.value for use in KeyUse],
                                           "description": "what this instance signs with it, or signed with it before its retirement"})
     dossier_status = fields.String(metadata={"enum": ["active", "retired"],
-                                             "description": "retired: it signs nothing any more; receipts and checkpoints it "
-                                                            "signed still verify, tokens do not"})
+                                             "description": "retired: it signs nothing any more; receipts, checkpoints and "
+                                                            "evidence documents it signed still verify, tokens do not"})
     retired_at = fields.String(metadata={"format": "date-time", "description": "when a retired key was retired (absent otherwise)"})
 
 

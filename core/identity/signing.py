@@ -1,4 +1,5 @@
-"""Signing keys (Ed25519) for access tokens, consent receipts, audit checkpoints and outbound webhooks.
+"""Signing keys (Ed25519) for access tokens, consent receipts, audit checkpoints, outbound webhooks and
+evidence documents.
 
 Each use has its own active key (docs/design.md); all public keys are published as one JWKS.
 The keys live in ``signing-keys.json`` in the instance folder, mode 0600.
@@ -38,11 +39,13 @@ class KeyUse(StrEnum):
     CHECKPOINT = "checkpoint"
     # Outbound webhooks (Standard Webhooks v1a): receivers verify with the keys of this use.
     WEBHOOK = "webhook"
+    # Evidence documents (the attestation of active job search): its entries, signed as a JWS.
+    EVIDENCE = "evidence"
 
 
 # NOTE: what a retired key signed stays verifiable for these uses only. A token signed by a
 # retired key is refused: it was short-lived, and its holder signs in again.
-VERIFIED_AFTER_RETIREMENT = frozenset({KeyUse.RECEIPT, KeyUse.CHECKPOINT})
+VERIFIED_AFTER_RETIREMENT = frozenset({KeyUse.RECEIPT, KeyUse.CHECKPOINT, KeyUse.EVIDENCE})
 
 
 class SigningKeyError(Exception):

@@ -240,7 +240,7 @@ class PluginSubjectStore:
             # Each entry opened as _opened opens it, with what is the same for every row made once,
             # and decoded in batches: one JSON array of the batch's plaintexts (each is one JSON
             # value, as _encode wrote it and the seal vouches for), which parses in half the time.
-            cipher, record, field = call.backend.sealer.cipher, _record(call.plugin.name), f"{purpose}/{name}"
+            open_ = call.backend.sealer.feed_opener(_record(call.plugin.name), f"{purpose}/{name}")
             changed: dict[str, Any] = {}
             removed: dict[str, None] = {}
             batch: list[tuple[str, bytes]] = []
@@ -263,7 +263,7 @@ class PluginSubjectStore:
                 if sealed is not None and live and wrapped_dek is not None:
                     removed.pop(pseudonym, None)
                     changed[pseudonym] = None  # its place, in the order of the feed; the value once decoded
-                    batch.append((pseudonym, cipher(subject_id, WrappedKey(kek_version, wrapped_dek)).open(record, field, sealed)))
+                    batch.append((pseudonym, open_(subject_id, kek_version, wrapped_dek, sealed)))
                     if len(batch) == DECODE_BATCH:
                         decode()
                 else:

@@ -58,7 +58,9 @@ class Contract:
             content = declared.get("content", {})
             assert response.mimetype in content, (method, template, status, response.mimetype, list(content))
             schema = {**content[response.mimetype]["schema"], "components": self.document["components"]}
-            body = response.get_json() if response.is_json else response.get_data(as_text=True)
+            # A binary document (a PDF) is a string of bytes to the schema: its content is not JSON's to check.
+            body = (response.get_json() if response.is_json else
+                    response.get_data(as_text=True) if response.mimetype.startswith("text/") else "<binary>")
             errors = sorted(OAS30Validator(schema).iter_errors(body), key=str)
             assert not errors, (method, template, status, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]])
         self.validated[(template, method.lower())].add(status)
@@ -134,6 +136,19 @@ def test_every_operation_answers_what_the_document_says(contract: Contract, rt, 
     c("POST", calls, 413, **signed(callcentre, {**call, "summary": "x" * 70_000}))
     c("POST", responses, 202, **signed(jobboard, response))
     c("POST", responses, 401, data=b"{}", headers={"Content-Type": "application/json"})
+
+    # the evidence document, and its public verification
+    c("POST", base + "/activities", 201, **json_body(ACTIVITY, seeker))
+    period = "?from=2026-11-01&to=2026-11-30"
+    pdf = c("GET", base + "/evidence" + period, 200, headers=seeker.auth).data
+    c("GET", base + "/evidence" + period, 200, headers={**seeker.auth, "Accept": "text/html"})
+    c("GET", base + "/evidence?from=2026-11-30&to=2026-11-01", 422, headers=seeker.auth)
+    c("GET", base + "/evidence" + period, 403, headers=advisor.auth)  # no activity consent yet
+    verified = c("POST", "/api/v1/evidence/verifications", 200, data=pdf, headers={"Content-Type": "application/pdf"})
+    c("POST", "/api/v1/evidence/verifications", 415, json={})
+    c("POST", "/api/v1/evidence/verifications", 400, data=b"", headers={"Content-Type": "text/html"})
+    c("GET", f"/api/v1/evidence/{verified.get_json()['code']}", 200)
+    c("GET", "/api/v1/evidence/AAAA-BBBB-CCCC", 404)
     c("POST", base + "/activities", 201, **json_body(ACTIVITY, seeker))
     c("GET", base + "/activities", 200, headers=seeker.auth)
     c("GET", base + "/activities", 403, headers=advisor.auth)  # consent-required

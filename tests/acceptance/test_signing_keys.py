@@ -83,7 +83,7 @@ def test_the_jwks_lists_the_retired_key_marked_so(client, cli) -> None:
     # One active key per use; the other uses are untouched.
     jwks = client.get("/.well-known/jwks.json").get_json()["keys"]
     active = [(k["dossier_use"]) for k in jwks if k["dossier_status"] == "active"]
-    assert sorted(active) == ["checkpoint", "receipt", "token", "webhook"]
+    assert sorted(active) == ["checkpoint", "evidence", "receipt", "token", "webhook"]
     assert all("d" not in k for k in jwks), "private key material must never be published"
 
 

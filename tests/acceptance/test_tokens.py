@@ -46,7 +46,7 @@ def test_the_signing_key_is_published(client, rt) -> None:
     kids = {k["kid"] for k in jwks["keys"]}
     assert rt.signing.key(KeyUse.TOKEN).kid in kids
     assert all("d" not in k for k in jwks["keys"]), "private key material must never be published"
-    assert {k["dossier_use"] for k in jwks["keys"]} == {"token", "receipt", "checkpoint", "webhook"}
+    assert {k["dossier_use"] for k in jwks["keys"]} == {"token", "receipt", "checkpoint", "webhook", "evidence"}
 
 
 @pytest.mark.parametrize("case", ["expired", "alg-none", "foreign-key", "wrong-audience", "wrong-issuer", "tampered",
