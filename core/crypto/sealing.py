@@ -48,13 +48,7 @@ class SubjectCipher:
         return FORMAT_V1 + nonce + self._aead.encrypt(nonce, plaintext, self._aad(record_id, field))
 
     def open(self, record_id: str, field: str, sealed: bytes) -> bytes:
-        if sealed[:1] != FORMAT_V1:
-            raise SealError("unknown sealed format")
-        nonce = sealed[1 : 1 + NONCE_SIZE]
-        try:
-            return self._aead.decrypt(nonce, sealed[1 + NONCE_SIZE :], self._aad(record_id, field))
-        except InvalidTag:
-            raise SealError("sealed value does not open") from None
+        return _opened(self._aead, self._aad(record_id, field), sealed)
 
     def _aad(self, record_id: str, field: str) -> bytes:
         return field_aad(self._subject, record_id, field)
@@ -63,6 +57,15 @@ class SubjectCipher:
 def field_aad(subject_id: str, record_id: str, field: str) -> bytes:
     """The associated data of a sealed field: it opens for that subject, record and field only."""
     return f"dossier/field/v1|{subject_id}|{record_id}|{field}".encode()
+
+
+def _opened(aead: AESGCM, aad: bytes, sealed: bytes) -> bytes:
+    if sealed[:1] != FORMAT_V1:
+        raise SealError("unknown sealed format")
+    try:
+        return aead.decrypt(sealed[1 : 1 + NONCE_SIZE], sealed[1 + NONCE_SIZE :], aad)
+    except InvalidTag:
+        raise SealError("sealed value does not open") from None
 
 
 class Sealer:
@@ -98,13 +101,7 @@ class Sealer:
         unwrap = self.provider.unwrap
 
         def open_(subject_id: str, kek_version: int, wrapped: bytes, sealed: bytes) -> bytes:
-            if sealed[:1] != FORMAT_V1:
-                raise SealError("unknown sealed format")
-            aead = AESGCM(unwrap(kek_version, wrapped, subject_id.encode()))
-            try:
-                return aead.decrypt(sealed[1 : 1 + NONCE_SIZE], sealed[1 + NONCE_SIZE :], field_aad(subject_id, record_id, field))
-            except InvalidTag:
-                raise SealError("sealed value does not open") from None
+            return _opened(AESGCM(unwrap(kek_version, wrapped, subject_id.encode())), field_aad(subject_id, record_id, field), sealed)
 
         return open_
 
