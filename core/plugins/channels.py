@@ -259,7 +259,7 @@ def _view(rt: Runtime, plugins: PluginGateway, plugin: Plugin, endpoint: Channel
         body = parse_json(raw, request.mimetype)
         if not isinstance(body, dict):
             raise InvalidInput("Le corps doit être un objet JSON / the body must be a JSON object.")
-        delivery = idempotency.Delivery(actor.client_id, _idempotency_key() or message_id, plugin.name,
+        delivery = idempotency.Delivery(actor.client_id, _idempotency_key() or message_id, message_id, plugin.name,
                                         f"{method} {endpoint.path}", _request_mac(rt, raw))
         answered = idempotency.claim(rt, delivery, stale_after=_stale_after(rt))
         if answered is not None:

@@ -1,7 +1,9 @@
 """The idempotency keys of channel clients' messages (``channel_deliveries``).
 
 A message's key is its ``Idempotency-Key`` header (draft-ietf-httpapi-idempotency-key-header), or
-else its ``webhook-id``, within what one client sent. Before the handler runs, the key is claimed
+else its ``webhook-id``, within what one client sent; its ``webhook-id`` is kept unique beside it,
+because the signature covers the webhook-id and not the Idempotency-Key: a captured message sent
+again under a new Idempotency-Key is found by its webhook-id, and answered as the copy it is. Before the handler runs, the key is claimed
 in a short transaction of its own, so that a second copy arriving meanwhile is told the first is
 still in flight (409) instead of running the handler again; the answer is then stored in the
 transaction that records the message's effect, so the effect and "this key was answered" commit
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -41,6 +43,7 @@ class Delivery:
 
     client_id: str
     key: str
+    message_id: str
     plugin: str
     path: str
     request_mac: str
@@ -93,20 +96,24 @@ def forget_expired(rt: Runtime, now: datetime) -> int:
 
 
 def _claim(conn: Connection, delivery: Delivery, now: datetime, stale_after: timedelta) -> Answered | None:
-    row = conn.execute(select(table).where(table.c.client_id == delivery.client_id, table.c.key == delivery.key)
-                       .with_for_update()).first()
-    if row is None:
-        conn.execute(insert(table).values(client_id=delivery.client_id, key=delivery.key, plugin=delivery.plugin,
-                                          path=delivery.path, request_mac=delivery.request_mac, claimed_at=now))
+    rows = conn.execute(select(table).where(table.c.client_id == delivery.client_id,
+                                            or_(table.c.key == delivery.key, table.c.message_id == delivery.message_id))
+                        .with_for_update()).all()
+    if not rows:
+        conn.execute(insert(table).values(client_id=delivery.client_id, key=delivery.key, message_id=delivery.message_id,
+                                          plugin=delivery.plugin, path=delivery.path, request_mac=delivery.request_mac,
+                                          claimed_at=now))
         return None
-    if (row.request_mac, row.plugin, row.path) != (delivery.request_mac, delivery.plugin, delivery.path):
-        raise KeyReused("Cette clé d'idempotence a déjà servi pour un autre message / "
-                        "this idempotency key was used for another message.")
-    if row.completed_at is not None:
-        return Answered(row.status, row.answer)
-    if as_utc(row.claimed_at) > now - stale_after:
+    if any((row.request_mac, row.plugin, row.path) != (delivery.request_mac, delivery.plugin, delivery.path) for row in rows):
+        raise KeyReused("Cette clé d'idempotence (ou ce webhook-id) a déjà servi pour un autre message / "
+                        "this idempotency key (or webhook-id) was used for another message.")
+    answered = next((row for row in rows if row.completed_at is not None), None)
+    if answered is not None:
+        return Answered(answered.status, answered.answer)
+    if len(rows) > 1 or any(as_utc(row.claimed_at) > now - stale_after for row in rows):
         raise InFlight("Ce message est encore en cours de traitement; réessayez plus tard / "
                        "this message is still being processed; retry later.")
-    conn.execute(update(table).where(table.c.client_id == delivery.client_id, table.c.key == delivery.key)
-                 .values(claimed_at=now))
+    (row,) = rows
+    conn.execute(update(table).where(table.c.client_id == delivery.client_id, table.c.key == row.key)
+                 .values(claimed_at=now, key=delivery.key, message_id=delivery.message_id))
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import UUID_LENGTH, Base, utcnow
@@ -187,6 +187,9 @@ class ChannelDelivery(Base):
     __tablename__ = "channel_deliveries"
     client_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # The signed webhook-id, unique too: a captured message sent again under another
+    # Idempotency-Key (which the signature does not cover) is still the same message.
+    message_id: Mapped[str] = mapped_column(String(200))
     plugin: Mapped[str] = mapped_column(String(NAME_LENGTH))
     path: Mapped[str] = mapped_column(String(255))
     request_mac: Mapped[str] = mapped_column(String(64))
@@ -194,6 +197,8 @@ class ChannelDelivery(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[int | None] = mapped_column(Integer)
     answer: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("client_id", "message_id", name="uq_channel_deliveries_message"),)
 
 
 plugin_holdings = cast(Table, PluginHolding.__table__)

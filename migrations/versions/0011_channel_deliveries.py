@@ -26,6 +26,7 @@ def upgrade() -> None:
         'channel_deliveries',
         sa.Column('client_id', sa.String(length=36), nullable=False),
         sa.Column('key', sa.String(length=255), nullable=False),
+        sa.Column('message_id', sa.String(length=200), nullable=False),
         sa.Column('plugin', sa.String(length=63), nullable=False),
         sa.Column('path', sa.String(length=255), nullable=False),
         sa.Column('request_mac', sa.String(length=64), nullable=False),
@@ -35,6 +36,7 @@ def upgrade() -> None:
         sa.Column('answer', sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(['client_id'], ['accounts.id'], name=op.f('fk_channel_deliveries_client_id_accounts')),
         sa.PrimaryKeyConstraint('client_id', 'key', name=op.f('pk_channel_deliveries')),
+        sa.UniqueConstraint('client_id', 'message_id', name='uq_channel_deliveries_message'),
     )
     op.create_index(op.f('ix_channel_deliveries_claimed_at'), 'channel_deliveries', ['claimed_at'], unique=False)
 

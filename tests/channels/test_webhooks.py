@@ -49,6 +49,27 @@ def test_the_idempotency_key_header_takes_precedence_over_the_webhook_id(client,
     assert len(contacts(client, seeker)) == 1
 
 
+def test_a_captured_message_sent_again_under_a_new_idempotency_key_is_a_copy(client, rt, seeker, callcentre) -> None:
+    """The signature covers the webhook-id, not the Idempotency-Key: a replay within the timestamp
+    tolerance under a key of the attacker's choosing is still found by its webhook-id."""
+    raw = body_of(CALL)
+    headers = callcentre.headers(raw, message_id="msg_captured")
+    first = client.post(CALLS, data=raw, headers={**headers, "Idempotency-Key": '"first"'})
+    assert first.status_code == 202 and "Idempotent-Replayed" not in first.headers
+    after_first = database_rows(rt)
+    again = client.post(CALLS, data=raw, headers={**headers, "Idempotency-Key": '"chosen-by-an-attacker"'})
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (202, "true")
+    bare = client.post(CALLS, data=raw, headers=headers)  # and without any Idempotency-Key
+    assert bare.headers.get("Idempotent-Replayed") == "true"
+    assert database_rows(rt) == after_first and len(contacts(client, seeker)) == 1
+
+
+def test_a_reused_webhook_id_with_another_body_is_422(client, rt, seeker, callcentre) -> None:
+    assert callcentre.post(CALLS, CALL, message_id="msg_twice", headers={"Idempotency-Key": '"a"'}).status_code == 202
+    other = callcentre.post(CALLS, {**CALL, "summary": "Autre"}, message_id="msg_twice", headers={"Idempotency-Key": '"b"'})
+    assert (other.status_code, other.get_json()["type"].rsplit("/", 1)[-1]) == (422, "idempotency-key-reused")
+
+
 def test_a_reused_key_with_another_body_is_422_and_changes_nothing(client, rt, seeker, callcentre) -> None:
     assert callcentre.post(CALLS, CALL, message_id="msg_same").status_code == 202
     before = database_rows(rt)
@@ -60,8 +81,7 @@ def test_a_reused_key_with_another_body_is_422_and_changes_nothing(client, rt, s
 
 def test_a_message_still_in_flight_is_409(client, rt, seeker, callcentre) -> None:
     raw = body_of(CALL)
-    delivery = idempotency.Delivery(callcentre.client_id, "msg_busy", "callcentre", "POST calls",
-                                    _mac(rt, raw))
+    delivery = idempotency.Delivery(callcentre.client_id, "msg_busy", "msg_busy", "callcentre", "POST calls", _mac(rt, raw))
     assert idempotency.claim(rt, delivery, stale_after=timedelta(minutes=1)) is None  # another worker holds it
     response = callcentre.post(CALLS, raw=raw, message_id="msg_busy")
     assert (response.status_code, response.get_json()["type"].rsplit("/", 1)[-1]) == (409, "request-in-flight")
@@ -70,7 +90,7 @@ def test_a_message_still_in_flight_is_409(client, rt, seeker, callcentre) -> Non
 
 def test_a_claim_left_by_a_dead_process_is_taken_over(client, rt, seeker, callcentre) -> None:
     raw = body_of(CALL)
-    delivery = idempotency.Delivery(callcentre.client_id, "msg_orphan", "callcentre", "POST calls", _mac(rt, raw))
+    delivery = idempotency.Delivery(callcentre.client_id, "msg_orphan", "msg_orphan", "callcentre", "POST calls", _mac(rt, raw))
     assert idempotency.claim(rt, delivery, stale_after=timedelta(minutes=1)) is None
     with rt.engine.begin() as conn:  # its process died long ago
         conn.execute(update(idempotency.table).values(claimed_at=rt.clock() - timedelta(hours=1)))
