@@ -50,7 +50,10 @@ PROFILE_FIELDS: dict[str, Category] = {
 }
 
 CONTACT_FIELDS: tuple[str, ...] = ("channel", "occurred_at", "summary")
-ACTIVITY_FIELDS: tuple[str, ...] = ("kind", "occurred_at", "description")
+ACTIVITY_FIELDS: tuple[str, ...] = ("kind", "occurred_at", "description", "organisation", "occupation", "channel", "outcome")
+# How a step was taken, and what came of it (set when known, and changed later by the seeker).
+ACTIVITY_CHANNELS: tuple[str, ...] = ("online", "email", "post", "in_person", "phone", "job_board", "network", "other")
+ACTIVITY_OUTCOMES: tuple[str, ...] = ("pending", "no_answer", "interview", "refused", "hired", "completed", "abandoned")
 
 ACTIVITY_CATEGORY: dict[str, Category] = {
     "application": Category.ACTIVITY_APPLICATIONS,
@@ -167,6 +170,11 @@ class Activity:
     occurred_at: datetime
     description: str
     recorded_at: datetime
+    # The employer or organisation, the occupation (a taxonomy code), how, and what came of it.
+    organisation: str | None = None
+    occupation: str | None = None
+    channel: str | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +235,8 @@ def contact_of(record: OpenedRecord) -> Contact:
 
 def activity_of(record: OpenedRecord) -> Activity:
     v = record.values
-    return Activity(record.id, v["kind"], datetime.fromisoformat(v["occurred_at"]), v["description"], as_utc(record.created_at))
+    return Activity(record.id, v["kind"], datetime.fromisoformat(v["occurred_at"]), v["description"], as_utc(record.created_at),
+                    v.get("organisation"), v.get("occupation"), v.get("channel"), v.get("outcome"))
 
 
 def sections(opened: Iterable[OpenedRecord], categories: Iterable[str]) -> Sections:

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, post_load, validate, validates
 
-from core.dossier.records import ACTIVITY_CATEGORY, CONTACT_CHANNELS, PROFILE_FIELDS
+from core.dossier.records import ACTIVITY_CATEGORY, ACTIVITY_CHANNELS, ACTIVITY_OUTCOMES, CONTACT_CHANNELS, PROFILE_FIELDS
 from core.http.fields import Integer, Pattern, Text, without_nulls
 from plugins.api import CONTRACT_TYPES, LANGUAGE_LEVELS, LICENCES, WORKING_TIME
 
@@ -163,6 +163,17 @@ class ActivityInSchema(StrictSchema):
     kind = Text(required=True, validate=validate.OneOf(sorted(ACTIVITY_CATEGORY)))
     occurred_at = fields.AwareDateTime(required=True, format="iso", validate=PLAUSIBLE_TIME)
     description = Text(required=True, validate=validate.Length(1, 4000))
+    organisation = Text(allow_none=True, validate=validate.Length(1, 200),
+                        metadata={"description": "the employer or organisation"})
+    occupation = Text(allow_none=True, validate=validate.Length(1, 200), metadata={"description": "an occupation code of the taxonomy"})
+    channel = Text(allow_none=True, validate=validate.OneOf(ACTIVITY_CHANNELS))
+    outcome = Text(allow_none=True, validate=validate.OneOf(ACTIVITY_OUTCOMES))
+
+
+class ActivityOutcomeSchema(StrictSchema):
+    """What came of a step, once known (``null``: not known)."""
+
+    outcome = Text(required=True, allow_none=True, validate=validate.OneOf(ACTIVITY_OUTCOMES))
 
 
 class ActivitySchema(ActivityInSchema):

@@ -36,7 +36,7 @@ from core.dossier.records import (
     RecordKind,
     WithheldSection,
 )
-from core.errors import AccessRefused, Conflict, InvalidInput
+from core.errors import AccessRefused, Conflict, InvalidInput, NotFound
 from core.identity import store as identity_store
 from core.identity.roles import Actor, Role
 from core.models import accounts, as_utc, blind_indexes, seeker_assignments, subjects
@@ -264,6 +264,23 @@ def record_activity(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_i
         return write_activity(rt, plugins, conn, actor, subject_id, activity, Action.ACTIVITY_RECORD)
 
 
+def set_activity_outcome(rt: Runtime, plugins: PluginGateway, actor: Actor, subject_id: str, activity_id: str,
+                         outcome: str | None) -> Activity:
+    """The seeker says what came of one of their activities (``None``: not known)."""
+    with rt.transaction() as conn:
+        now = rt.clock()
+        access = authorize(conn, actor, Action.ACTIVITY_RECORD, subject_id, ACTIVITY, now=now)
+        category = store.activity_category(conn, subject_id, activity_id)
+        if category is None:
+            raise NotFound("Aucune démarche de ce dossier sous cet identifiant / no activity of this dossier has this id.")
+        cipher = rt.sealer.cipher(subject_id, access.key)
+        store.write_fields(conn, cipher, subject_id, activity_id, {"outcome": outcome}, {"outcome": category}, now)
+        (opened,) = [r for r in store.load_records(conn, cipher, subject_id, {category}) if r.id == activity_id]
+        outbox.emit(rt, plugins, conn, outbox.Event.ACTIVITY_RECORDED, subject_id, activity_id,
+                    payload={"category": category}, request_id=actor.request_id)
+    return records.activity_of(opened)
+
+
 def write_contact(rt: Runtime, plugins: PluginGateway, conn: Connection, actor: Actor, subject_id: str,
                   contact: dict[str, Any], action: Action, record_id: str | None = None) -> Contact:
     """Decide, record and seal a contact in the caller's transaction; ``action`` is
@@ -287,8 +304,11 @@ def write_activity(rt: Runtime, plugins: PluginGateway, conn: Connection, actor:
     category = ACTIVITY_CATEGORY[activity["kind"]]
     now = rt.clock()
     access = authorize(conn, actor, action, subject_id, {category}, now=now)
+    if activity.get("occupation") and unknown_codes(conn, "occupation", [activity["occupation"]]):
+        raise InvalidInput("Code de métier inconnu / unknown occupation code.", field="occupation")
     record_id = store.create_record(conn, subject_id, RecordKind.ACTIVITY, actor.account_id, now, record_id)
-    values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"]}
+    values = {"kind": activity["kind"], "occurred_at": activity["occurred_at"].isoformat(), "description": activity["description"],
+              **{f: activity[f] for f in ("organisation", "occupation", "channel", "outcome") if activity.get(f) is not None}}
     categories = dict.fromkeys(values, category.value)
     store.write_fields(conn, rt.sealer.cipher(subject_id, access.key), subject_id, record_id, values, categories, now)
     outbox.emit(rt, plugins, conn, outbox.Event.ACTIVITY_RECORDED, subject_id, record_id,

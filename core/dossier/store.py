@@ -108,6 +108,16 @@ def create_record(conn: Connection, subject_id: str, kind: RecordKind, recorded_
     return record_id
 
 
+def activity_category(conn: Connection, subject_id: str, record_id: str) -> str | None:
+    """The category of the subject's activity ``record_id`` (plain metadata), or None when it has none."""
+    found: str | None = conn.execute(
+        select(sealed_fields.c.category).join(records, records.c.id == sealed_fields.c.record_id)
+        .where(records.c.id == record_id, records.c.subject_id == subject_id, records.c.kind == RecordKind.ACTIVITY.value,
+               sealed_fields.c.field == "kind")
+    ).scalar()
+    return found
+
+
 def write_fields(
     conn: Connection,
     cipher: SubjectCipher,

@@ -63,6 +63,14 @@ def list_activities(actor: Actor, subject_id: str) -> Any:
     return service.list_activities(runtime(), actor, subject_id)
 
 
+@api.operation(SEEKER + "/activities/<uuid:activity_id>", "PATCH", summary="Dire ce qu'a donné une démarche / "
+               "set what came of an activity", tags=TAGS, body=schemas.ActivityOutcomeSchema, response=schemas.ActivitySchema(),
+               errors=(403, 404, 410))
+def set_activity_outcome(actor: Actor, subject_id: str, activity_id: str, body: dict[str, Any]) -> Any:
+    """The seeker only; `outcome` is one of the outcomes listed, or `null` when not known."""
+    return service.set_activity_outcome(runtime(), plugin_gateway(), actor, subject_id, activity_id, body["outcome"])
+
+
 @api.operation(SEEKER + "/export", summary="Exporter tout le dossier (JSON portable) / export everything", tags=TAGS,
                response=schemas.ExportSchema(), errors=(403, 404, 410))
 def export_dossier(actor: Actor, subject_id: str) -> Attachment:

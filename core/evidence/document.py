@@ -44,9 +44,12 @@ class Entry:
     kind: str
     occurred_at: datetime
     description: str
+    organisation: str | None = None
+    outcome: str | None = None
 
     def json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "occurred_at": self.occurred_at.isoformat(), "description": self.description}
+        return {"id": self.id, "kind": self.kind, "occurred_at": self.occurred_at.isoformat(), "description": self.description,
+                "organisation": self.organisation, "outcome": self.outcome}
 
 
 def new_code() -> str:

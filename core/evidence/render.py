@@ -22,6 +22,17 @@ KINDS = {
 }
 
 
+OUTCOMES = {
+    "pending": ("En attente", "Pending"),
+    "no_answer": ("Sans réponse", "No answer"),
+    "interview": ("Entretien obtenu", "Interview obtained"),
+    "refused": ("Refus", "Refused"),
+    "hired": ("Embauche", "Hired"),
+    "completed": ("Terminée", "Completed"),
+    "abandoned": ("Abandonnée", "Abandoned"),
+}
+
+
 class PdfUnavailable(RuntimeError):
     """WeasyPrint cannot load here (its system libraries, Pango, are missing)."""
 
@@ -73,14 +84,17 @@ _TEMPLATE = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined
   <table>
     <caption>Démarches retenues par le titulaire <span class="en" lang="en">/ entries chosen by the holder</span></caption>
     <thead><tr><th scope="col">Date</th><th scope="col">Type <span class="en" lang="en">/ kind</span></th>
-      <th scope="col">Description</th></tr></thead>
+      <th scope="col">Employeur, organisme <span class="en" lang="en">/ employer, organisation</span></th>
+      <th scope="col">Description</th><th scope="col">Suite <span class="en" lang="en">/ outcome</span></th></tr></thead>
     <tbody>
     {% for entry in entries %}
       <tr><td class="date">{{ entry.occurred_at.strftime("%d/%m/%Y") }}</td>
         <td>{{ kinds[entry.kind][0] }} <span class="en" lang="en">/ {{ kinds[entry.kind][1] }}</span></td>
-        <td>{{ entry.description }}</td></tr>
+        <td>{{ entry.organisation or "—" }}</td><td>{{ entry.description }}</td>
+        <td>{% if entry.outcome %}{{ outcomes[entry.outcome][0] }}
+          <span class="en" lang="en">/ {{ outcomes[entry.outcome][1] }}</span>{% else %}—{% endif %}</td></tr>
     {% else %}
-      <tr><td colspan="3">Aucune démarche retenue pour cette période
+      <tr><td colspan="5">Aucune démarche retenue pour cette période
         <span class="en" lang="en">/ no entry chosen for this period</span></td></tr>
     {% endfor %}
     </tbody>
@@ -115,13 +129,15 @@ def html(content: dict[str, Any], signed: str, kid: str) -> bytes:
     """The print-ready page, carrying the signed content and the same JSON in clear."""
     from core.evidence.document import Entry
 
-    entries = [Entry(e["id"], e["kind"], datetime.fromisoformat(e["occurred_at"]), e["description"]) for e in content["entries"]]
+    entries = [Entry(e["id"], e["kind"], datetime.fromisoformat(e["occurred_at"]), e["description"], e.get("organisation"),
+                     e.get("outcome")) for e in content["entries"]]
     url = verify_url(content["issuer"], content["code"])
     qr = segno.make(url, error="m").svg_inline(scale=4, title="QR : " + url)
     page = _TEMPLATE.render(
         holder=content["holder"]["name"], code=content["code"], issuer=content["issuer"].rstrip("/"), kid=kid,
         issued_at=datetime.fromisoformat(content["issued_at"]), period_from=date.fromisoformat(content["period"]["from"]),
-        period_to=date.fromisoformat(content["period"]["to"]), entries=entries, kinds=KINDS, qr=qr, verify_url=url,
+        period_to=date.fromisoformat(content["period"]["to"]), entries=entries, kinds=KINDS, outcomes=OUTCOMES, qr=qr,
+        verify_url=url,
         # NOTE: "</" cannot end the script element early: JSON allows "<\\/" for "</".
         content_json=json.dumps(content, ensure_ascii=False, sort_keys=True, indent=1).replace("</", "<\\/"), signed=signed,
     )

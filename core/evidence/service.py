@@ -136,4 +136,4 @@ def _entries(opened: list[records.OpenedRecord], period: tuple[date, date], chos
         raise InvalidInput(f"{MAX_ENTRIES} démarches au plus par attestation / at most {MAX_ENTRIES} entries per document.",
                            field="entries")
     picked.sort(key=lambda a: (a.occurred_at, a.id))
-    return [Entry(a.id, a.kind, a.occurred_at, a.description) for a in picked]
+    return [Entry(a.id, a.kind, a.occurred_at, a.description, a.organisation, a.outcome) for a in picked]

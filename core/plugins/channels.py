@@ -139,10 +139,11 @@ class Recorder:
         return self._keep(Action.CHANNEL_CONTACT_RECORD, email, national_id, values)
 
     def record_activity(self, *, email: str | None, national_id: str | None, kind: str, occurred_at: datetime,
-                        description: str) -> str | None:
+                        description: str, organisation: str | None = None, channel: str | None = None) -> str | None:
         if kind != "application":
             raise ValueError("a channel records applications only (kind='application')")
-        values = _checked(ActivityInSchema(), "activity", {"kind": kind, "description": description, "occurred_at": occurred_at})
+        values = _checked(ActivityInSchema(), "activity", {"kind": kind, "description": description, "occurred_at": occurred_at,
+                                                           "organisation": organisation, "channel": channel})
         return self._keep(Action.CHANNEL_ACTIVITY_RECORD, email, national_id, values)
 
     def close(self) -> None:

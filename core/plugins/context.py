@@ -53,7 +53,7 @@ class ChannelRecorder(Protocol):
                        summary: str) -> str | None: ...
 
     def record_activity(self, *, email: str | None, national_id: str | None, kind: str, occurred_at: datetime,
-                        description: str) -> str | None: ...
+                        description: str, organisation: str | None, channel: str | None) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,11 @@ class CallContext:
                                                             occurred_at=occurred_at, summary=summary)
 
     def record_activity(self, *, email: str | None = None, national_id: str | None = None, kind: str,
-                        occurred_at: datetime, description: str) -> str | None:
+                        occurred_at: datetime, description: str, organisation: str | None = None,
+                        channel: str | None = None) -> str | None:
         return _recorder(_open(self._number)).record_activity(email=email, national_id=national_id, kind=kind,
-                                                             occurred_at=occurred_at, description=description)
+                                                             occurred_at=occurred_at, description=description,
+                                                             organisation=organisation, channel=channel)
 
     def advisors(self, employer_id: str | None = None) -> tuple[Advisor, ...]:
         return _alert_desk(_open(self._number)).advisors(employer_id)

@@ -47,7 +47,7 @@ def receive_response(message: InboundMessage, context: Any) -> ChannelReply:
                                  summary=f"Réponse à l'offre {offer} / response to the job offer {offer}")
     if ref is None:
         return NO_MATCH
-    context.record_activity(**who, kind="application", occurred_at=occurred_at,
+    context.record_activity(**who, kind="application", occurred_at=occurred_at, organisation=employer, channel="job_board",
                             description=f"Candidature à l'offre {offer} (via le site d'offres) / "
                                         f"application to the job offer {offer} (through the job board)")
     return RECORDED

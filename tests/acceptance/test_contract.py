@@ -138,7 +138,9 @@ def test_every_operation_answers_what_the_document_says(contract: Contract, rt, 
     c("POST", responses, 401, data=b"{}", headers={"Content-Type": "application/json"})
 
     # the evidence document, and its public verification
-    c("POST", base + "/activities", 201, **json_body(ACTIVITY, seeker))
+    activity = c("POST", base + "/activities", 201, **json_body(ACTIVITY, seeker)).get_json()
+    c("PATCH", f"{base}/activities/{activity['id']}", 200, **json_body({"outcome": "no_answer"}, seeker))
+    c("PATCH", f"{base}/activities/{activity['id']}", 422, **json_body({"outcome": "maybe"}, seeker))
     period = "?from=2026-11-01&to=2026-11-30"
     pdf = c("GET", base + "/evidence" + period, 200, headers=seeker.auth).data
     c("GET", base + "/evidence" + period, 200, headers={**seeker.auth, "Accept": "text/html"})

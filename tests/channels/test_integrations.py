@@ -23,6 +23,7 @@ def test_a_response_to_an_offer_is_a_contact_and_an_application(client, rt, seek
     (activity,) = activities(client, seeker)
     assert activity["kind"] == "application" and "Boulangerie Dupont" in activity["description"]
     assert activity["occurred_at"].startswith("2026-12-01T14:30:00")
+    assert (activity["organisation"], activity["channel"]) == ("Boulangerie Dupont", "job_board")
     actions = sorted(e["action"] for e in audit_entries(rt, subject=seeker.subject_id) if "from_channel" in e["action"])
     assert actions == ["dossier:activities:record_from_channel", "dossier:contacts:record_from_channel"]
     assert NATIONAL_ID not in caplog.text and "85073003328" not in caplog.text

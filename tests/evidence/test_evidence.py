@@ -61,7 +61,7 @@ def test_the_pdf_parses_reads_and_carries_the_chosen_entries_as_json(client, see
     assert (response.status_code, response.mimetype) == (200, "application/pdf")
     assert response.headers["Content-Disposition"] == 'attachment; filename="attestation-2026-11-01-2026-11-30.pdf"'
     reader = pypdf.PdfReader(io.BytesIO(response.data))
-    text = " ".join(page.extract_text() for page in reader.pages)
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())  # table cells wrap
     assert "Attestation de recherche active d'emploi" in text and "Evidence of active job search" in text
     assert "Entretien chez Métal Liège" in text and "Module TIG" not in text and HOLDER in text
     embedded = json.loads(attachments(response.data)["evidence.json"])
